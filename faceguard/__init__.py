@@ -1,0 +1,23 @@
+"""faceguard: hide faces and strip identifying metadata from photos before they are shared.
+
+Public API::
+
+    import faceguard
+    result = faceguard.anonymize(image)                 # (H, W, 3) uint8 RGB in and out
+    result = faceguard.process_file("in.jpg", "out.jpg", config=faceguard.Config(mode="pixelate"))
+
+Importing faceguard loads no model; the detector is loaded on first use, once per process.
+"""
+from .config import Config, Mode, OutputFormat
+from .core.masks import MaskShape
+from .errors import DecodeError, DetectionError, FaceguardError, RefusedImage, UsageError, WriteError
+from .pipeline import anonymize, process_file
+from .types import Detection, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config", "DecodeError", "Detection", "DetectionError", "FaceguardError", "MaskShape", "Mode",
+    "OutputFormat", "RefusedImage", "Result", "UsageError", "WriteError", "anonymize",
+    "process_file", "__version__",
+]

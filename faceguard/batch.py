@@ -1,0 +1,224 @@
+"""Folders: find the images, run them through the pipeline in worker processes, report.
+
+Each worker process loads the detector once and handles one file at a time. A file that
+fails gets an error record and no output; the batch goes on. A worker that crashes (a codec
+segfault) breaks only the files it had in flight: those are retried one by one in a fresh
+process, and the one that crashes again is reported as an error.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import io
+from .config import Config, OutputFormat
+from .errors import FaceguardError, UsageError
+from .pipeline import process_file
+
+log = logging.getLogger(__name__)
+
+_SUFFIX_BY_FORMAT = io.EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its clean copy goes."""
+
+    src: str
+    dst: str
+    config: Config
+
+
+@dataclass
+class Summary:
+    """Counts over a batch; owns the exit status (0 all done, 1 some files failed)."""
+
+    ok: int = 0
+    skipped: int = 0
+    errors: int = 0
+    faces: int = 0
+    seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)
+
+    def add(self, record: dict) -> None:
+        status = record["status"]
+        if status == "ok":
+            self.ok += 1
+            self.faces += len(record["faces"])
+        elif status == "skipped":
+            self.skipped += 1
+        else:
+            self.errors += 1
+            self.failed.append(record["input"])
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.errors else 0
+
+    def line(self) -> str:
+        return (f"faceguard: {self.ok} cleaned, {self.skipped} skipped, {self.errors} failed, "
+                f"{self.faces} faces hidden in {self.seconds:.1f} s")
+
+
+def find_images(root: Path) -> list[Path]:
+    """Image files under ``root`` (recursively, sorted), by suffix; hidden files are skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith(".") and Path(name).suffix.lower() in io.IMAGE_SUFFIXES:
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def output_path(src: Path, input_root: Path, output_root: Path, config: Config) -> Path:
+    """Same relative path under ``output_root``; the suffix follows a format change."""
+    dst = output_root / src.relative_to(input_root)
+    suffix = src.suffix.lower()
+    if config.output_format is not OutputFormat.SAME:
+        wanted = config.output_format.value.upper()
+        if io.format_for_suffix(suffix) != wanted:
+            dst = dst.with_suffix(_SUFFIX_BY_FORMAT[wanted])
+    elif suffix == ".gif":  # GIF is written as PNG (see io._SAME_FORMAT)
+        dst = dst.with_suffix(".png")
+    return dst
+
+
+def plan_jobs(input_root: Path, output_root: Path, config: Config) -> list[Job]:
+    """Check the two folders and list one Job per input image."""
+    if not input_root.is_dir():
+        raise UsageError(f"{input_root}: not a folder")
+    inp, out = input_root.resolve(), output_root.resolve()
+    if out == inp or inp in out.parents:
+        raise UsageError(f"the output folder {output_root} is inside the input folder {input_root}")
+    return [Job(str(src), str(output_path(src, input_root, output_root, config)), config)
+            for src in find_images(input_root)]
+
+
+def remove_stale_temporaries(output_root: Path) -> int:
+    """Delete temporary files left by a run that was killed (kill -9) mid-write."""
+    removed = 0
+    if output_root.is_dir():
+        for path in output_root.rglob(f"{io.TEMP_PREFIX}*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def process_job(job: Job) -> dict:
+    """Run one job; never raises for a bad file: failures become an error record."""
+    started = time.perf_counter()
+    record = {"input": job.src, "output": None, "status": "error", "error": None,
+              "faces": [], "metadata_removed": []}
+    try:
+        result = process_file(job.src, job.dst, config=job.config)
+    except FaceguardError as exc:
+        record["error"] = str(exc)
+    except MemoryError:
+        record["error"] = "out of memory while processing this image"
+    except Exception as exc:  # noqa: BLE001 - one bad image must not stop ten thousand
+        log.exception("unexpected failure on %s", job.src)
+        record["error"] = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    else:
+        record.update(status="ok", output=result.output,
+                      faces=[d.to_json() for d in result.detections],
+                      metadata_removed=result.metadata_removed)
+    record["seconds"] = round(time.perf_counter() - started, 3)
+    return record
+
+
+def skipped_record(job: Job) -> dict:
+    return {"input": job.src, "output": job.dst, "status": "skipped", "error": None,
+            "faces": [], "metadata_removed": [], "seconds": 0.0}
+
+
+def _worker_init(single_thread: bool) -> None:
+    """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed)."""
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    if single_thread:
+        import cv2
+
+        cv2.setNumThreads(1)
+
+
+def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
+              on_record: Callable[[dict], None]) -> Summary:
+    """Process ``jobs`` with ``workers`` processes; call ``on_record`` for every file.
+
+    Existing outputs are skipped unless ``overwrite`` (so a re-run resumes a batch).
+    Ctrl-C or SIGTERM stops the workers, which remove their temporary files; the
+    KeyboardInterrupt then propagates to the caller.
+    """
+    started = time.perf_counter()
+    summary = Summary()
+
+    def emit(record: dict) -> None:
+        summary.add(record)
+        on_record(record)
+
+    pending: deque[Job] = deque()
+    for job in jobs:
+        if not overwrite and os.path.exists(job.dst):
+            emit(skipped_record(job))
+        else:
+            pending.append(job)
+    suspects = _run_pool(pending, workers, emit)
+    for job in suspects:  # files in flight when a worker died: one at a time, alone
+        leftover = _run_pool(deque([job]), 1, emit)
+        for crashed in leftover:
+            emit({**skipped_record(crashed), "output": None, "status": "error",
+                  "error": "the worker process crashed while decoding or processing this file"})
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None]) -> list[Job]:
+    """Drain ``pending`` through a process pool; return the jobs lost to a crashed worker."""
+    lost: list[Job] = []
+    context = get_context("spawn")
+    while pending:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_worker_init, initargs=(workers > 1,))
+        inflight: dict[Future, Job] = {}
+        try:
+            broken = False
+            while (pending or inflight) and not broken:
+                while pending and len(inflight) < 2 * workers:
+                    job = pending.popleft()
+                    inflight[pool.submit(process_job, job)] = job
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = inflight.pop(future)
+                    try:
+                        emit(future.result())
+                    except BrokenProcessPool:
+                        lost.append(job)
+                        broken = True
+            lost.extend(inflight.values())
+            inflight.clear()
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return lost
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Send SIGTERM to every worker so each removes its temporary file and exits."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        if process.is_alive():
+            process.terminate()

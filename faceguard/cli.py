@@ -1,0 +1,138 @@
+"""The command line: the only module that prints or exits.
+
+Exit status: 0 every file processed (or skipped), 1 some files failed, 2 usage error,
+130 interrupted.
+"""
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .batch import Job, output_path, plan_jobs, remove_stale_temporaries, run_batch
+from .config import Config, Mode, OutputFormat
+from .core.masks import MaskShape
+from .errors import UsageError
+
+
+def _choices(enum_type) -> click.Choice:
+    return click.Choice([m.value for m in enum_type], case_sensitive=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="faceguard")
+def main() -> None:
+    """Hide faces and strip identifying metadata from photos."""
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.option("-o", "--output", "output_root", required=True, type=click.Path(path_type=Path),
+              help="Folder for the clean copies (same relative paths); must not be inside INPUT.")
+@click.option("--mode", type=_choices(Mode), default=Mode.BLUR.value, show_default=True,
+              help="How faces are hidden.")
+@click.option("--mask", type=_choices(MaskShape), default=MaskShape.ELLIPSE.value,
+              show_default=True, help="Shape of the hidden region.")
+@click.option("--mask-scale", type=float, default=Config.mask_scale, show_default=True,
+              help="Growth of each detected face box before masking.")
+@click.option("--threshold", type=float, default=Config.threshold, show_default=True,
+              help="Detector score above which a face is hidden (lower hides more).")
+@click.option("--format", "output_format", type=_choices(OutputFormat),
+              default=OutputFormat.SAME.value, show_default=True, help="Output format.")
+@click.option("--max-pixels", type=int, default=Config.max_pixels, show_default=True,
+              help="Refuse images with more pixels than this (decompression bombs).")
+@click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
+              help="Keep the ICC colour profile (it carries no personal data).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write one JSON object per input file to this JSON Lines file.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: number of cores].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def run(input_path: Path, output_root: Path, mode: str, mask: str, mask_scale: float,
+        threshold: float, output_format: str, max_pixels: int, keep_icc: bool, overwrite: bool,
+        report_path: Path | None, workers: int | None, quiet: bool) -> None:
+    """Clean every image under INPUT (a folder or one file) into OUTPUT."""
+    try:
+        config = Config(mode=mode, mask=mask, mask_scale=mask_scale, threshold=threshold,
+                        output_format=output_format, max_pixels=max_pixels, keep_icc=keep_icc)
+        if input_path.is_file():
+            jobs = [Job(str(input_path), str(output_path(input_path, input_path.parent,
+                                                          output_root, config)), config)]
+        else:
+            jobs = plan_jobs(input_path, output_root, config)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    remove_stale_temporaries(output_root)
+    workers = workers or _cpu_count()
+    sys.exit(_run_jobs(jobs, workers=workers, overwrite=overwrite, report_path=report_path,
+                       quiet=quiet))
+
+
+def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Path | None,
+              quiet: bool) -> int:
+    from tqdm import tqdm
+
+    show_bar = not quiet and sys.stderr.isatty()
+    bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not show_bar,
+               dynamic_ncols=True)
+    counts = {"faces": 0, "errors": 0}
+    report = _open_report(report_path) if report_path else None
+
+    def on_record(record: dict) -> None:
+        if report is not None:
+            report.write(json.dumps(record) + "\n")
+            report.flush()
+        if record["status"] == "error":
+            counts["errors"] += 1
+            _say(f"faceguard: error: {record['input']}: {record['error']}", bar)
+        counts["faces"] += len(record["faces"])
+        bar.set_postfix(faces=counts["faces"], errors=counts["errors"], refresh=False)
+        bar.update(1)
+
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = run_batch(jobs, workers=workers, overwrite=overwrite, on_record=on_record)
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo("faceguard: interrupted; no partial output was left", err=True)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if report is not None:
+            report.close()
+    bar.close()
+    click.echo(summary.line(), err=True)
+    return summary.exit_code
+
+
+def _open_report(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by _run_jobs
+    except OSError as exc:
+        raise click.UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
+
+
+def _say(message: str, bar) -> None:
+    if bar.disable:
+        click.echo(message, err=True)
+    else:
+        bar.write(message, file=sys.stderr)
+
+
+def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _cpu_count() -> int:
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)

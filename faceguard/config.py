@@ -1,0 +1,83 @@
+"""Options, as one frozen dataclass; modes are enums (their values are the CLI spellings)."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+from .core.masks import MaskShape
+from .errors import UsageError
+
+
+class Mode(str, enum.Enum):
+    """How a face region is hidden."""
+
+    BLUR = "blur"
+    PIXELATE = "pixelate"
+    FILL = "fill"
+
+
+class OutputFormat(str, enum.Enum):
+    """Output encoding; SAME keeps the input's format."""
+
+    SAME = "same"
+    JPEG = "jpeg"
+    PNG = "png"
+    WEBP = "webp"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that decides how one image is processed.
+
+    threshold : detector score above which a face is hidden (lower = fewer misses).
+    mode : blur, pixelate or fill.
+    mask : ellipse (default) or box; the mask covers the detection grown by ``mask_scale``.
+    mask_scale : growth of each detected box (about its centre) before masking.
+    feather : width of the soft edge outside the mask, as a fraction of the detected face's
+        smaller side.
+    blur_strength : Gaussian sigma as a fraction of the face size.
+    pixelate_blocks : mosaic cells across the face.
+    fill_color : RGB of the solid fill.
+    max_pixels : images with more pixels are refused (decompression bombs).
+    output_format : same as the input, or jpeg/png/webp.
+    jpeg_quality, webp_quality : encoder quality when pixels are written.
+    keep_icc : keep the ICC colour profile (it describes colours, not people).
+    """
+
+    threshold: float = 0.25
+    mode: Mode = Mode.BLUR
+    mask: MaskShape = MaskShape.ELLIPSE
+    mask_scale: float = 1.8
+    feather: float = 0.05
+    blur_strength: float = 0.2
+    pixelate_blocks: int = 8
+    fill_color: tuple[int, int, int] = (0, 0, 0)
+    max_pixels: int = 200_000_000
+    output_format: OutputFormat = OutputFormat.SAME
+    jpeg_quality: int = 92
+    webp_quality: int = 90
+    keep_icc: bool = True
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            enum_type = {"mode": Mode, "mask": MaskShape, "output_format": OutputFormat}.get(f.name)
+            if enum_type is not None:
+                value = getattr(self, f.name)
+                try:
+                    object.__setattr__(self, f.name, enum_type(value))
+                except ValueError as exc:
+                    choices = ", ".join(m.value for m in enum_type)
+                    raise UsageError(f"{f.name} must be one of {choices}, got {value!r}") from exc
+        checks = [
+            (0.0 < self.threshold < 1.0, "threshold must be between 0 and 1"),
+            (1.0 <= self.mask_scale <= 4.0, "mask_scale must be between 1 and 4"),
+            (0.0 <= self.feather <= 1.0, "feather must be between 0 and 1"),
+            (self.blur_strength > 0, "blur_strength must be positive"),
+            (2 <= self.pixelate_blocks <= 64, "pixelate_blocks must be between 2 and 64"),
+            (self.max_pixels > 0, "max_pixels must be positive"),
+            (1 <= self.jpeg_quality <= 100, "jpeg_quality must be between 1 and 100"),
+            (1 <= self.webp_quality <= 100, "webp_quality must be between 1 and 100"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UsageError(message)

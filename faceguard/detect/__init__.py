@@ -1,0 +1,1 @@
+"""Face detectors (one module each) and the multi-pass strategy that combines them."""

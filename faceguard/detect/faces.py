@@ -1,0 +1,65 @@
+"""Face detection over several scales of one image, fused into one set of boxes."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.boxes import EMPTY_BOXES, clip_boxes, weighted_fusion
+from ..errors import DetectionError
+from .centerface import CenterFace
+
+# Long side (pixels) of the network input for the base pass and the enlarged pass.
+BASE_SIDE = 1024
+DETAIL_SIDE = 2048
+MAX_UPSCALE = 2.0
+FUSION_IOU = 0.4
+# More cells than this fraction above threshold means the network output is garbage.
+_IMPLAUSIBLE_FRACTION = 0.2
+
+_shared_net: CenterFace | None = None
+
+
+def _network() -> CenterFace:
+    """The process-wide CenterFace network, loaded on first use."""
+    global _shared_net
+    if _shared_net is None:
+        _shared_net = CenterFace()
+    return _shared_net
+
+
+def pass_scales(width: int, height: int) -> list[float]:
+    """Resize factors of the detection passes for a ``width`` x ``height`` image.
+
+    A base pass sees the whole image at up to BASE_SIDE pixels; a detail pass sees it at up
+    to DETAIL_SIDE (small images are enlarged up to MAX_UPSCALE), which finds faces of
+    10-20 px. The detail pass is skipped when it would be barely larger than the base one.
+    """
+    long_side = max(width, height)
+    base = min(1.0, BASE_SIDE / long_side)
+    detail = min(MAX_UPSCALE, DETAIL_SIDE / long_side)
+    return [base, detail] if detail > base * 1.3 else [base]
+
+
+def detect_faces(image: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every face in ``image``.
+
+    image : ndarray of shape (H, W, 3), uint8, RGB.
+    Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
+    scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
+    height, width = image.shape[:2]
+    net = _network()
+    all_boxes, all_scores = [EMPTY_BOXES], [np.zeros(0, np.float32)]
+    for scale in pass_scales(width, height):
+        boxes, scores = net.detect(image, scale=scale, threshold=threshold)
+        grid_cells = max(1.0, (width * scale / 4) * (height * scale / 4))
+        if len(scores) > _IMPLAUSIBLE_FRACTION * grid_cells and len(scores) > 50:
+            raise DetectionError(f"detector output is implausible ({len(scores)} face cells "
+                                 f"at scale {scale:.2f}); refusing to trust it")
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+    boxes, scores = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores), FUSION_IOU)
+    boxes = clip_boxes(boxes, width, height)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[keep], scores[keep]

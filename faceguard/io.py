@@ -1,0 +1,232 @@
+"""Reading images upright into RGB arrays, encoding them with no metadata, atomic writes.
+
+read_image returns ``image`` : ndarray of shape (H, W, 3), uint8, RGB, upright (the EXIF
+orientation is applied, so outputs need no orientation tag), plus ``alpha`` : (H, W) uint8
+or None. High bit depths are scaled (not clipped) to 8 bits.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .errors import DecodeError, RefusedImage, WriteError
+from .metadata import ALLOWED_IN_OUTPUT, found_metadata
+
+# PIL format name -> output format name written for it
+_SAME_FORMAT = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WEBP", "TIFF": "TIFF",
+                "BMP": "BMP", "GIF": "PNG", "HEIF": "HEIF", "AVIF": "AVIF"}
+EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp",
+              "HEIF": ".heic", "AVIF": ".avif"}
+_FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG",
+                     ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+                     ".bmp": "BMP", ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF",
+                     ".avif": "AVIF"}
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff",
+                            ".bmp", ".gif", ".heic", ".heif", ".hif", ".avif"})
+TEMP_PREFIX = ".faceguard-tmp-"
+
+_heif_registered = False
+
+
+def _register_plugins() -> None:
+    """Teach PIL to open HEIC/HEIF (pillow-heif); done once, on first use."""
+    global _heif_registered
+    if not _heif_registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener(thumbnails=False)
+        _heif_registered = True
+
+
+@dataclass
+class DecodedImage:
+    """An input image, decoded and upright.
+
+    image : ndarray of shape (H, W, 3), uint8, RGB.
+    alpha : ndarray of shape (H, W), uint8, or None when the input had no transparency.
+    format : PIL's name of the input format (JPEG, PNG, WEBP, TIFF, BMP, GIF, HEIF, AVIF, MPO).
+    icc_profile : an RGB ICC profile worth keeping, or None.
+    metadata_found : kinds of metadata the input carried (see metadata.inspect).
+    """
+
+    image: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+    icc_profile: bytes | None = None
+    metadata_found: list[str] = field(default_factory=list)
+
+
+
+def format_for_suffix(suffix: str) -> str | None:
+    """The PIL format a file suffix (".jpg") stands for, or None."""
+    return _FORMAT_BY_SUFFIX.get(suffix.lower())
+
+
+def same_format(fmt: str) -> str:
+    """The format written for an input of PIL format ``fmt`` when no other is asked for."""
+    return _SAME_FORMAT[fmt]
+
+
+def read_image(path: str | os.PathLike, *, max_pixels: int) -> DecodedImage:
+    """Decode ``path`` upright; raise DecodeError or RefusedImage with a one-line reason."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+    return decode_image(data, max_pixels=max_pixels)
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
+    """Decode an encoded image held in memory (see read_image)."""
+    _register_plugins()
+    try:
+        im = Image.open(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for unreadable files
+        raise DecodeError(f"not a readable image ({_reason(exc)})") from exc
+    if im.format not in _SAME_FORMAT:
+        raise RefusedImage(f"unsupported image format {im.format}")
+    width, height = im.size
+    if width * height > max_pixels:
+        raise RefusedImage(f"{width}x{height} = {width * height} pixels is over the limit of "
+                           f"{max_pixels} (raise it with --max-pixels)")
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1 and im.format != "MPO":  # MPO extra frames are previews: dropped as metadata
+        raise RefusedImage(f"{im.format} with {frames} frames/pages: refused rather than clean "
+                           f"only the first")
+    metadata = found_metadata(im, data)
+    try:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
+    image, alpha = to_rgb8(upright)
+    icc = im.info.get("icc_profile") or None
+    if icc is not None and (len(icc) < 20 or icc[16:20] != b"RGB "):
+        icc = None  # a grey or CMYK profile does not describe the RGB pixels we write
+    return DecodedImage(image=image, alpha=alpha, format=im.format, icc_profile=icc,
+                        metadata_found=metadata)
+
+
+def to_rgb8(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Convert any PIL mode to (RGB (H, W, 3) uint8, alpha (H, W) uint8 or None)."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        return _high_depth_to_rgb8(im), None
+    has_alpha = "A" in mode or "a" in mode or (mode == "P" and "transparency" in im.info) \
+        or (mode in ("L", "RGB") and "transparency" in im.info)
+    if has_alpha:
+        rgba = np.asarray(im.convert("RGBA"))
+        return np.ascontiguousarray(rgba[:, :, :3]), np.ascontiguousarray(rgba[:, :, 3])
+    return np.asarray(im.convert("RGB")).copy(), None
+
+
+def _high_depth_to_rgb8(im: Image.Image) -> np.ndarray:
+    """Grey 16/32-bit integer or float images, scaled to the 8-bit range."""
+    values = np.asarray(im)
+    if values.dtype.kind == "f":
+        peak = 1.0 if float(np.nanmax(values, initial=0)) <= 1.0 else 255.0
+        grey = np.clip(np.nan_to_num(values) / peak * 255.0, 0, 255)
+    else:
+        values = values.astype(np.float64)
+        peak = 65535.0 if values.max(initial=0) > 255 or im.mode.startswith("I;16") else 255.0
+        grey = np.clip(values / peak * 255.0, 0, 255)
+    grey = np.rint(grey).astype(np.uint8)
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
+                 icc_profile: bytes | None, jpeg_quality: int, webp_quality: int
+                 ) -> tuple[bytes, tuple[int, int]]:
+    """Encode RGB (+ alpha) pixels as ``fmt`` with no metadata but the optional ICC profile.
+
+    image : ndarray of shape (H, W, 3), uint8, RGB. JPEG drops alpha (it cannot store it).
+    Returns the encoded bytes and their (width, height). HEIF with 4:2:0 chroma cannot hold
+    an odd side without a clean-aperture crop box, so an odd last row/column is dropped there.
+    """
+    _register_plugins()
+    if fmt == "HEIF":
+        height, width = image.shape[:2]
+        image = image[:height - height % 2, :width - width % 2]
+        alpha = None if alpha is None else alpha[:height - height % 2, :width - width % 2]
+    im = Image.fromarray(image, "RGB")
+    if alpha is not None and fmt != "JPEG":
+        im.putalpha(Image.fromarray(alpha, "L"))
+    options: dict = {}
+    if icc_profile and fmt != "BMP":
+        options["icc_profile"] = icc_profile
+    if fmt == "JPEG":
+        options.update(quality=jpeg_quality, subsampling="4:2:0")
+    elif fmt == "WEBP":
+        options.update(quality=webp_quality, method=4)
+    elif fmt == "PNG":
+        options.update(compress_level=6)
+    elif fmt == "TIFF":
+        options.update(compression="tiff_adobe_deflate")
+    elif fmt == "HEIF":
+        options.update(quality=webp_quality, enc_params={"preset": "ultrafast"})
+    elif fmt == "AVIF":
+        options.update(quality=webp_quality, speed=8)
+    buffer = io.BytesIO()
+    try:
+        im.save(buffer, format=fmt, **options)
+    except Exception as exc:  # noqa: BLE001
+        raise WriteError(f"cannot encode as {fmt}: {_reason(exc)}") from exc
+    return buffer.getvalue(), im.size
+
+
+def check_clean(data: bytes, size: tuple[int, int]) -> None:
+    """Decode freshly encoded bytes again: they must be a ``size`` (W, H) image with no metadata.
+
+    The last gate before a file is written: raise WriteError if anything is off.
+    """
+    _register_plugins()
+    try:
+        im = Image.open(io.BytesIO(data))
+        leftover = set(found_metadata(im, data)) - ALLOWED_IN_OUTPUT
+        im.load()
+    except Exception as exc:  # noqa: BLE001
+        raise WriteError(f"the encoded output does not decode ({_reason(exc)})") from exc
+    if im.size != size:
+        raise WriteError(f"the encoded output is {im.size}, expected {size}")
+    if leftover:
+        raise WriteError(f"the encoded output still carries {', '.join(sorted(leftover))}")
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it into place.
+
+    Readers see either no file or the whole file; on any failure (or interruption) the
+    temporary file is removed.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        if isinstance(exc, OSError):
+            raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    """One line describing ``exc``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:200]

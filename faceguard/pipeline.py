@@ -1,0 +1,83 @@
+"""One image in, one Result out: detect faces, hide them, write a clean copy."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .anonymize import anonymizer_for
+from .config import Config, OutputFormat
+from .core.boxes import clip_boxes, scale_boxes
+from .detect.faces import detect_faces
+from .errors import DetectionError, FaceguardError
+from .types import Detection, Result
+
+
+
+def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
+    """Find and hide every face in ``image``.
+
+    image : ndarray of shape (H, W, 3), uint8, RGB, upright. It is not modified.
+    Returns a Result whose ``image`` is a new (H, W, 3) uint8 RGB array and whose
+    ``detections`` hold the face boxes (x0, y0, x1, y1) in pixels of ``image``.
+    """
+    config = config or Config()
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got shape {image.shape} "
+                         f"and dtype {image.dtype}")
+    try:
+        boxes, scores = detect_faces(image, threshold=config.threshold)
+    except FaceguardError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
+        raise DetectionError(f"face detection failed: {exc}") from exc
+    anonymizer = anonymizer_for(config)
+    hidden = anonymizer(image, boxes)
+    height, width = image.shape[:2]
+    regions = clip_boxes(scale_boxes(boxes, anonymizer.mask_scale), width, height)
+    detections = [Detection(box=_floats(b), score=float(s), region=_floats(r))
+                  for b, s, r in zip(boxes, scores, regions)]
+    return Result(image=hidden, detections=detections)
+
+
+def _floats(box) -> tuple[float, float, float, float]:
+    return tuple(float(v) for v in box)  # type: ignore[return-value]
+
+
+def output_format_for(src_format: str, dst: str | os.PathLike, config: Config) -> str:
+    """The PIL format to write: --format if given, else the destination's suffix, else the input's."""
+    if config.output_format is not OutputFormat.SAME:
+        return config.output_format.value.upper()
+    by_suffix = io.format_for_suffix(Path(dst).suffix)
+    return by_suffix or io.same_format(src_format)
+
+
+def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
+                 config: Config | None = None, keep_pixels: bool = False) -> Result:
+    """Read ``src``, hide its faces, and write a metadata-free copy to ``dst`` atomically.
+
+    Fail closed: if decoding, detection, encoding or the final check fails, a
+    FaceguardError is raised and nothing is written at ``dst``. ``src`` is never modified.
+    The Result's ``image`` is kept only with ``keep_pixels`` (it can be large).
+    """
+    config = config or Config()
+    if Path(src).resolve() == Path(dst).resolve():
+        raise FaceguardError("refusing to overwrite the input with its output")
+    decoded = io.read_image(src, max_pixels=config.max_pixels)
+    result = anonymize(decoded.image, config=config)
+    fmt = output_format_for(decoded.format, dst, config)
+    icc = decoded.icc_profile if config.keep_icc else None
+    data, size = io.encode_image(result.image, decoded.alpha, fmt, icc_profile=icc,
+                                 jpeg_quality=config.jpeg_quality,
+                                 webp_quality=config.webp_quality)
+    io.check_clean(data, size)
+    io.write_atomic(dst, data)
+    result.metadata_removed = [m for m in decoded.metadata_found
+                               if not (m == "icc_profile" and icc is not None)]
+    result.output = str(dst)
+    if not keep_pixels:
+        result.image = None
+    return result

@@ -1,0 +1,63 @@
+"""Plain data types shared by every layer; no heavy imports here.
+
+Array conventions (used everywhere in faceguard):
+
+=============  ==============================  ===========================================
+name           shape / dtype                   meaning
+=============  ==============================  ===========================================
+image          (H, W, 3) uint8                 RGB, upright (EXIF orientation applied)
+alpha          (H, W) uint8 or None            opacity, kept apart from the colour planes
+boxes          (N, 4) float32                  (x0, y0, x1, y1) pixels, half-open
+scores         (N,) float32                    detector confidence in [0, 1]
+mask           (H, W) float32                  1 = replace fully, 0 = keep, feathered between
+=============  ==============================  ===========================================
+
+A box (x0, y0, x1, y1) is half-open: ``image[y0:y1, x0:x1]`` is exactly the box, so a box
+that touches the right or bottom edge has x1 == W or y1 == H and covers the last column/row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One face, in pixels of the upright image.
+
+    box : (x0, y0, x1, y1) as the detector found it.
+    score : the detector's confidence.
+    region : (x0, y0, x1, y1) of the pixels actually hidden (the box grown by the mask
+        scale, clipped to the image); equal to ``box`` when nothing was hidden.
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    region: tuple[float, float, float, float] | None = None
+
+    def to_json(self) -> dict:
+        """Report form: ``box`` is the hidden region, ``detected`` the detector's own box."""
+        region = self.region if self.region is not None else self.box
+        return {"box": _rounded(region), "score": round(float(self.score), 4),
+                "detected": _rounded(self.box)}
+
+
+def _rounded(box) -> list[float]:
+    return [round(float(v), 1) for v in box]
+
+
+@dataclass
+class Result:
+    """What faceguard did to one image.
+
+    image : ndarray of shape (H, W, 3), uint8, RGB -- the anonymized pixels (None when
+        only a file was processed and the pixels were not kept).
+    detections : the faces found, in pixels of the upright image.
+    metadata_removed : names of the metadata kinds that were found and dropped.
+    """
+
+    image: np.ndarray | None
+    detections: list[Detection] = field(default_factory=list)
+    metadata_removed: list[str] = field(default_factory=list)
+    output: str | None = None
