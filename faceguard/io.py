@@ -154,9 +154,9 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
         height, width = image.shape[:2]
         image = image[:height - height % 2, :width - width % 2]
         alpha = None if alpha is None else alpha[:height - height % 2, :width - width % 2]
-    im = Image.fromarray(image, "RGB")
+    im = Image.fromarray(np.ascontiguousarray(image))
     if alpha is not None and fmt != "JPEG":
-        im.putalpha(Image.fromarray(alpha, "L"))
+        im.putalpha(Image.fromarray(np.ascontiguousarray(alpha)))
     options: dict = {}
     if icc_profile and fmt != "BMP":
         options["icc_profile"] = icc_profile

@@ -12,7 +12,7 @@ import numpy as np
 
 # In the shrunk copy the face spans this many pixels, and the Gaussian there has this sigma.
 _BLUR_WORK_SIZE = 24.0
-_MIN_BLOCK = 2
+_MIN_BLOCK = 4  # pixels: on tiny faces 2-px cells still let the features through
 
 
 def blur(region: np.ndarray, *, face_size: float, strength: float) -> np.ndarray:
@@ -34,7 +34,7 @@ def blur(region: np.ndarray, *, face_size: float, strength: float) -> np.ndarray
 def pixelate(region: np.ndarray, *, face_size: float, blocks: int) -> np.ndarray:
     """Mosaic with ``blocks`` cells across the face (each cell the mean of its pixels).
 
-    Cells are square, ``face_size / blocks`` pixels (at least 2), aligned to the region's
+    Cells are square, ``face_size / blocks`` pixels (at least _MIN_BLOCK), aligned to the region's
     top-left corner; a partial last cell is the mean of what it covers.
     """
     height, width = region.shape[:2]

@@ -1,0 +1,47 @@
+# faceguard: the two set-up commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SHARED ?= ../shared
+
+.PHONY: demo test bench eval lint tools clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# exiftool cross-checks metadata in the tests and in `make eval` (Debian package).
+tools:
+	@command -v exiftool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null; \
+	  else echo "exiftool missing: sudo apt-get install libimage-exiftool-perl" >&2; exit 1; fi; }
+
+demo: $(STAMP)
+	rm -rf out/demo
+	$(BIN)/faceguard run samples -o out/demo --report out/demo/report.jsonl --quiet
+	@echo "--- report (one line per file) ---"
+	@cat out/demo/report.jsonl
+	@echo "--- clean copies in out/demo ---"
+	@ls -l out/demo
+
+test: $(STAMP) tools
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --shared $(SHARED)
+
+eval: $(STAMP) tools
+	rm -rf out/eval
+	-$(BIN)/faceguard run $(SHARED)/data -o out/eval --report out/eval/report.jsonl --quiet
+	$(BIN)/python $(SHARED)/eval/face_recall.py --gt $(SHARED)/data/faces_annotations.json \
+	  --input $(SHARED)/data --output out/eval --report out/eval/report.jsonl
+	$(BIN)/python $(SHARED)/eval/metadata_leaks.py out/eval
+
+lint: $(STAMP)
+	$(BIN)/ruff check faceguard tests benchmarks samples
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

@@ -1,0 +1,34 @@
+"""Helpers shared by the tests: the judge's 'hidden' criterion and textured images."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def highpass(grey: np.ndarray) -> np.ndarray:
+    return grey - cv2.blur(grey, (5, 5))
+
+
+def is_hidden(src: np.ndarray, out: np.ndarray, box_xywh) -> bool:
+    """The judge's test (shared/eval/face_recall.py): high-pass NCC inside the box below 0.5."""
+    def grey(image):
+        image = image.astype(np.float32)
+        return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+    x, y, w, h = box_xywh
+    height, width = src.shape[:2]
+    x0, y0 = max(int(x), 0), max(int(y), 0)
+    x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
+    a = highpass(grey(src))[y0:y1, x0:x1]
+    b = highpass(grey(out))[y0:y1, x0:x1]
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return denom < 1e-6 or float((a * b).sum() / denom) < 0.5
+
+
+def rng_image(seed: int, height: int = 120, width: int = 160) -> np.ndarray:
+    """A textured (H, W, 3) uint8 RGB image: noise over a gradient, reproducible."""
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
+    noise = rng.normal(0, 30, (height, width, 3))
+    return np.clip(base + noise + 30, 0, 255).astype(np.uint8)

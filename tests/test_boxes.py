@@ -1,0 +1,87 @@
+"""Box geometry invariants, checked with hypothesis."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from faceguard.core.boxes import (
+    as_boxes, clip_boxes, iou_matrix, nms, scale_boxes, to_pixel_boxes, weighted_fusion,
+)
+
+coord = st.floats(-500, 1500, allow_nan=False, width=32)
+
+
+@st.composite
+def boxes(draw, max_size=12):
+    n = draw(st.integers(0, max_size))
+    out = []
+    for _ in range(n):
+        x0, y0 = draw(coord), draw(coord)
+        w, h = draw(st.floats(1, 400, width=32)), draw(st.floats(1, 400, width=32))
+        out.append([x0, y0, x0 + w, y0 + h])
+    return as_boxes(out)
+
+
+@given(boxes(), st.integers(1, 1000), st.integers(1, 1000))
+def test_clipping_stays_inside_the_image(b, width, height):
+    clipped = clip_boxes(b, width, height)
+    assert clipped.shape == b.shape
+    assert (clipped[:, [0, 2]] >= 0).all() and (clipped[:, [0, 2]] <= width).all()
+    assert (clipped[:, [1, 3]] >= 0).all() and (clipped[:, [1, 3]] <= height).all()
+    pixels = to_pixel_boxes(b, width, height)
+    assert (pixels[:, [0, 2]] <= width).all() and (pixels[:, [1, 3]] <= height).all()
+
+
+def test_a_box_reaching_the_edge_covers_the_last_row_and_column():
+    pixels = to_pixel_boxes(np.array([[90.2, 50.5, 99.6, 79.01]], np.float32), 100, 80)
+    assert pixels.tolist() == [[90, 50, 100, 80]]
+
+
+@given(boxes(), boxes())
+def test_iou_is_symmetric_and_bounded(a, b):
+    ab, ba = iou_matrix(a, b), iou_matrix(b, a)
+    assert ab.shape == (len(a), len(b))
+    np.testing.assert_allclose(ab, ba.T, atol=1e-6)
+    assert ((ab >= 0) & (ab <= 1 + 1e-6)).all()
+
+
+@given(boxes())
+def test_iou_of_a_box_with_itself_is_one(b):
+    if len(b):
+        np.testing.assert_allclose(np.diag(iou_matrix(b, b)), 1.0, atol=1e-5)
+
+
+@given(boxes(), st.floats(0.1, 0.9))
+def test_nms_returns_a_subset_without_strong_overlaps(b, threshold):
+    scores = np.linspace(1, 0.1, len(b)).astype(np.float32)
+    keep = nms(b, scores, threshold)
+    assert len(set(keep.tolist())) == len(keep) and set(keep.tolist()) <= set(range(len(b)))
+    kept = iou_matrix(b[keep], b[keep])
+    np.fill_diagonal(kept, 0)
+    assert (kept < threshold + 1e-6).all()
+
+
+@given(boxes(), st.floats(0.2, 0.8))
+def test_fusion_covers_every_input_box_cluster(b, threshold):
+    scores = np.linspace(1, 0.1, len(b)).astype(np.float32)
+    fused, fused_scores = weighted_fusion(b, scores, threshold)
+    assert fused.shape[1] == 4 and len(fused) == len(fused_scores) <= len(b)
+    if len(b):
+        assert fused_scores.max() == scores.max()
+
+
+@given(boxes(), st.floats(1.0, 3.0))
+def test_scaling_keeps_the_centre_and_scales_the_sides(b, factor):
+    grown = scale_boxes(b, factor)
+    np.testing.assert_allclose((grown[:, :2] + grown[:, 2:]) / 2, (b[:, :2] + b[:, 2:]) / 2,
+                               atol=1e-2)
+    np.testing.assert_allclose(grown[:, 2:] - grown[:, :2], (b[:, 2:] - b[:, :2]) * factor,
+                               rtol=1e-4, atol=1e-2)
+
+
+def test_empty_inputs_have_well_formed_shapes():
+    assert as_boxes([]).shape == (0, 4)
+    assert nms(as_boxes([]), np.zeros(0), 0.5).shape == (0,)
+    fused, scores = weighted_fusion(as_boxes([]), np.zeros(0), 0.5)
+    assert fused.shape == (0, 4) and scores.shape == (0,)
