@@ -10,7 +10,14 @@ Importing faceguard loads no model; the detector is loaded on first use, once pe
 """
 from .config import Config, Mode, OutputFormat
 from .core.masks import MaskShape
-from .errors import DecodeError, DetectionError, FaceguardError, RefusedImage, UsageError, WriteError
+from .errors import (
+    DecodeError,
+    DetectionError,
+    FaceguardError,
+    RefusedImage,
+    UsageError,
+    WriteError,
+)
 from .pipeline import anonymize, process_file
 from .types import Detection, Result
 

@@ -9,11 +9,9 @@ import numpy as np
 from . import io
 from .anonymize import anonymizer_for
 from .config import Config, OutputFormat
-from .core.boxes import clip_boxes, scale_boxes
 from .detect.faces import detect_faces
 from .errors import DetectionError, FaceguardError
 from .types import Detection, Result
-
 
 
 def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
@@ -36,8 +34,7 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
         raise DetectionError(f"face detection failed: {exc}") from exc
     anonymizer = anonymizer_for(config)
     hidden = anonymizer(image, boxes)
-    height, width = image.shape[:2]
-    regions = clip_boxes(scale_boxes(boxes, anonymizer.mask_scale), width, height)
+    regions = anonymizer.hidden_regions(boxes, image.shape[1], image.shape[0])
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r))
                   for b, s, r in zip(boxes, scores, regions)]
     return Result(image=hidden, detections=detections)

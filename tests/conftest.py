@@ -20,12 +20,29 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def face_annotations(shared_data: Path) -> dict[str, list[list[float]]]:
     """image path (relative to shared/data) -> scored face boxes [x, y, w, h]."""
+    return {image: [face["box"] for face in faces]
+            for image, faces in _annotated_faces(shared_data).items()}
+
+
+@pytest.fixture(scope="session")
+def visible_face_annotations(shared_data: Path) -> dict[str, list[list[float]]]:
+    """Like face_annotations, without the faces WIDER marks as heavily occluded."""
+    return {image: [face["box"] for face in faces if face["occlusion"] < 2]
+            for image, faces in _annotated_faces(shared_data).items()}
+
+
+def _annotated_faces(shared_data: Path) -> dict[str, list[dict]]:
     entries = json.loads((shared_data / "faces_annotations.json").read_text())
     out = {}
     for entry in entries:
         flags = entry.get("invalid") or [0] * len(entry["boxes"])
-        out[entry["image"]] = [b for b, bad in zip(entry["boxes"], flags)
-                               if not bad and b[2] > 0 and b[3] > 0]
+        names = entry.get("attribute_names", [])
+        attributes = entry.get("attributes") or [[0] * len(names)] * len(entry["boxes"])
+        occlusion = names.index("occlusion") if "occlusion" in names else None
+        out[entry["image"]] = [
+            {"box": box, "occlusion": attrs[occlusion] if occlusion is not None else 0}
+            for box, bad, attrs in zip(entry["boxes"], flags, attributes)
+            if not bad and box[2] > 0 and box[3] > 0]
     return out
 
 

@@ -10,7 +10,7 @@ from faceguard.anonymize import Blur, Fill, Pixelate, anonymizer_for
 from faceguard.config import Config, Mode
 from faceguard.core import filters
 from faceguard.core.boxes import as_boxes, scale_boxes
-from faceguard.core.masks import MaskShape, mask_extent
+from faceguard.core.masks import MaskShape
 
 from .helpers import is_hidden, rng_image
 
@@ -41,9 +41,11 @@ def test_pixels_outside_every_mask_are_untouched(anonymizer, case):
     np.testing.assert_array_equal(image, original)  # the input is not modified
     touched = np.zeros(image.shape[:2], bool)
     height, width = image.shape[:2]
-    for face, box in zip(boxes, scale_boxes(boxes, anonymizer.mask_scale)):
-        feather_px = anonymizer.feather * float(min(face[2] - face[0], face[3] - face[1]))
-        x0, y0, x1, y1 = mask_extent(tuple(box), feather_px, width, height)
+    regions = anonymizer.hidden_regions(boxes, width, height)
+    assert regions.shape == (len(boxes), 4)
+    for box, (x0, y0, x1, y1) in zip(scale_boxes(boxes, anonymizer.mask_scale), regions):
+        assert x0 <= max(box[0], 0) and y0 <= max(box[1], 0)
+        assert x1 >= min(box[2], width) and y1 >= min(box[3], height)
         touched[y0:y1, x0:x1] = True
     np.testing.assert_array_equal(out[~touched], image[~touched])
 

@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from faceguard.core.boxes import (
-    as_boxes, clip_boxes, iou_matrix, nms, scale_boxes, to_pixel_boxes, weighted_fusion,
+    as_boxes,
+    clip_boxes,
+    iou_matrix,
+    nms,
+    scale_boxes,
+    to_pixel_boxes,
+    weighted_fusion,
 )
 
 coord = st.floats(-500, 1500, allow_nan=False, width=32)

@@ -26,7 +26,8 @@ def decode(data: bytes, max_pixels: int = 10**8) -> io.DecodedImage:
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "HEIF", "AVIF"])
 def test_every_format_round_trips_through_a_clean_encoding(fmt):
     image = rng_image(1, 64, 96)
-    decoded = decode(encoded(Image.fromarray(image), fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {})))
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    decoded = decode(encoded(Image.fromarray(image), fmt, **options))
     assert decoded.image.shape == (64, 96, 3) and decoded.image.dtype == np.uint8
     data, size = io.encode_image(decoded.image, None, io.same_format(decoded.format),
                                  icc_profile=None, jpeg_quality=92, webp_quality=90)

@@ -29,20 +29,33 @@ class Anonymizer:
         Returns a new (H, W, 3) uint8 RGB array.
         """
         out = image.copy()
-        height, width = image.shape[:2]
         boxes = as_boxes(boxes)
-        for face, box in zip(boxes, scale_boxes(boxes, self.mask_scale)):
-            face_w, face_h = float(face[2] - face[0]), float(face[3] - face[1])
-            feather_px = self.feather * min(face_w, face_h)
-            region_box = mask_extent(tuple(box), feather_px, width, height)
-            x0, y0, x1, y1 = region_box
+        grown = scale_boxes(boxes, self.mask_scale)
+        regions = self.hidden_regions(boxes, image.shape[1], image.shape[0])
+        for face, box, region_box in zip(boxes, grown, regions):
+            x0, y0, x1, y1 = (int(v) for v in region_box)
             if x1 <= x0 or y1 <= y0:
                 continue
-            face_size = max(face_w, face_h)
+            face_size = float(max(face[2] - face[0], face[3] - face[1]))
             region = out[y0:y1, x0:x1]
-            mask = region_mask(self.mask, tuple(box), region_box, feather_px)
+            mask = region_mask(self.mask, tuple(box), (x0, y0, x1, y1), self._feather_px(face))
             out[y0:y1, x0:x1] = blend(region, self.replace(region, face_size), mask)
         return out
+
+    def hidden_regions(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
+        """For each detected box, the (x0, y0, x1, y1) integer region whose pixels may change.
+
+        This is the box grown by ``mask_scale`` plus the feathered edge, clipped to the
+        ``width`` x ``height`` image; every pixel outside all regions is left bit-identical.
+        Returns (N, 4) int64.
+        """
+        boxes = as_boxes(boxes)
+        regions = [mask_extent(tuple(box), self._feather_px(face), width, height)
+                   for face, box in zip(boxes, scale_boxes(boxes, self.mask_scale))]
+        return np.asarray(regions, np.int64).reshape(-1, 4)
+
+    def _feather_px(self, face: np.ndarray) -> float:
+        return self.feather * float(min(face[2] - face[0], face[3] - face[1]))
 
     def replace(self, region: np.ndarray, face_size: float) -> np.ndarray:
         raise NotImplementedError

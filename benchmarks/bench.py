@@ -1,0 +1,85 @@
+"""Throughput of faceguard on 7-12 megapixel photos, against bare decode+encode.
+
+Inputs: ../shared/data/large (7-10 MP camera photos) plus 12-MP photos generated from them
+(each enlarged to 4000x3000), written to a temporary folder. Prints images/s for
+  (a) decode + encode with the same codecs, one process (the floor),
+  (b) the whole pipeline with 1 worker, (c) with all cores,
+and the ratio of each pipeline rate to the floor. A benchmark, not a test: numbers vary
+with the machine, so compare ratios measured in one run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from faceguard import Config, io
+from faceguard.batch import plan_jobs, run_batch
+
+
+def prepare_inputs(shared: Path, folder: Path, generated: int) -> list[Path]:
+    """Copy the large photos (by symlink) and write ``generated`` 12-MP JPEGs beside them."""
+    large = sorted(p for p in (shared / "data" / "large").rglob("*") if p.is_file())
+    if not large:
+        sys.exit(f"bench: no photos under {shared / 'data' / 'large'}")
+    for src in large:
+        (folder / src.name).symlink_to(src.resolve())
+    for i in range(generated):
+        photo = cv2.imread(str(large[i % len(large)]))
+        if photo.shape[0] > photo.shape[1]:
+            photo = cv2.rotate(photo, cv2.ROTATE_90_CLOCKWISE)
+        twelve_mp = cv2.resize(photo, (4000, 3000), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(folder / f"generated_12mp_{i}.jpg"), twelve_mp, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    return sorted(folder.iterdir())
+
+
+def floor_rate(files: list[Path], config: Config) -> float:
+    """Images/s for decode (upright, RGB) + encode (same format, same quality), one process."""
+    started = time.perf_counter()
+    for path in files:
+        decoded = io.read_image(path, max_pixels=config.max_pixels)
+        io.encode_image(decoded.image, decoded.alpha, io.same_format(decoded.format),
+                        icc_profile=decoded.icc_profile, jpeg_quality=config.jpeg_quality,
+                        webp_quality=config.webp_quality)
+    return len(files) / (time.perf_counter() - started)
+
+
+def pipeline_rate(folder: Path, out: Path, config: Config, workers: int) -> tuple[float, int]:
+    jobs = plan_jobs(folder, out, config)
+    failures: list[str] = []
+    summary = run_batch(jobs, workers=workers, overwrite=True,
+                        on_record=lambda r: r["status"] == "error" and failures.append(r["error"]))
+    if failures:
+        sys.exit(f"bench: {len(failures)} files failed: {failures[0]}")
+    return len(jobs) / summary.seconds, summary.faces
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
+    parser.add_argument("--generated", type=int, default=4, help="12-MP photos to generate")
+    args = parser.parse_args()
+    cores = len(os.sched_getaffinity(0))
+    config = Config()
+    with tempfile.TemporaryDirectory(prefix="faceguard-bench-") as tmp:
+        folder, out = Path(tmp) / "in", Path(tmp) / "out"
+        folder.mkdir()
+        files = prepare_inputs(args.shared, folder, args.generated)
+        megapixels = np.mean([np.prod(cv2.imread(str(f)).shape[:2]) / 1e6 for f in files])
+        print(f"bench: {len(files)} photos, mean {megapixels:.1f} MP, {cores} cores")
+        floor = floor_rate(files, config)
+        print(f"  (a) decode+encode floor      {floor:6.2f} images/s")
+        for label, workers in (("(b) pipeline, 1 worker", 1), (f"(c) pipeline, {cores} workers", cores)):
+            rate, faces = pipeline_rate(folder, out, config, workers)
+            print(f"  {label:<28} {rate:6.2f} images/s   ratio to floor {rate / floor:5.3f}"
+                  f"   ({faces} faces)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The `faceguard run` command, through click's CliRunner and as a real process."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from faceguard import io
+from faceguard.cli import main
+
+from .helpers import rng_image
+
+REPORT_KEYS = {"input", "output", "status", "error", "faces", "metadata_removed", "seconds"}
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["run", *map(str, args)], catch_exceptions=False)
+
+
+def read_report(path: Path) -> dict[str, dict]:
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    for record in records:
+        assert REPORT_KEYS <= set(record)
+    return {Path(r["input"]).name: r for r in records}
+
+
+@pytest.fixture
+def photo_folder(tmp_path: Path, shared_data: Path) -> Path:
+    """A small folder tree: a real face photo, a GPS photo, a PNG, a broken file, a text file."""
+    root = tmp_path / "in"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    shutil.copy(shared_data / "faces/wider_val/0_Parade_marchingband_1_20.jpg", root / "group.jpg")
+    shutil.copy(shared_data / "metadata/exif-samples/jpg__gps__DSCN0010.jpg", root / "sub" / "gps.jpg")
+    cv2.imwrite(str(root / "sub" / "deeper" / "plain.png"), rng_image(1))
+    (root / "sub" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\x00" * 50)
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_run_mirrors_the_folder_and_reports_every_file(photo_folder, tmp_path):
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    result = invoke(photo_folder, "-o", out, "--report", report, "--workers", "2")
+    assert result.exit_code == 1  # the broken file failed, the rest were processed
+    records = read_report(report)
+    assert set(records) == {"group.jpg", "gps.jpg", "plain.png", "broken.jpg"}
+    assert records["broken.jpg"]["status"] == "error" and records["broken.jpg"]["output"] is None
+    assert "\n" not in records["broken.jpg"]["error"]
+    assert f"{photo_folder / 'sub' / 'broken.jpg'}: " in result.stderr
+    assert not (out / "sub" / "broken.jpg").exists()
+    for name, rel in [("group.jpg", "group.jpg"), ("gps.jpg", "sub/gps.jpg"),
+                      ("plain.png", "sub/deeper/plain.png")]:
+        assert records[name]["status"] == "ok" and records[name]["output"] == str(out / rel)
+        assert Image.open(out / rel).format == Image.open(photo_folder / rel).format
+    assert len(records["group.jpg"]["faces"]) >= 10
+    face = records["group.jpg"]["faces"][0]
+    assert len(face["box"]) == 4 and 0 < face["score"] <= 1
+    assert {"exif", "gps"} <= set(records["gps.jpg"]["metadata_removed"])
+    assert "1 failed" in result.stderr.splitlines()[-1]
+    assert not list(out.rglob(f"{io.TEMP_PREFIX}*"))
+
+
+def test_inputs_are_never_modified(photo_folder, tmp_path):
+    before = {p: p.read_bytes() for p in photo_folder.rglob("*") if p.is_file()}
+    invoke(photo_folder, "-o", tmp_path / "out", "--workers", "1")
+    assert {p: p.read_bytes() for p in photo_folder.rglob("*") if p.is_file()} == before
+
+
+def test_existing_outputs_are_skipped_unless_overwrite(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"{i}.png"), rng_image(i))
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    assert invoke(src, "-o", out, "--workers", "1").exit_code == 0
+    (out / "1.png").unlink()
+    stamp = (out / "0.png").stat().st_mtime_ns
+    assert invoke(src, "-o", out, "--report", report, "--workers", "1").exit_code == 0
+    statuses = {name: r["status"] for name, r in read_report(report).items()}
+    assert statuses == {"0.png": "skipped", "1.png": "ok", "2.png": "skipped"}
+    assert (out / "0.png").stat().st_mtime_ns == stamp
+    assert invoke(src, "-o", out, "--report", report, "--overwrite", "--workers", "1").exit_code == 0
+    assert {r["status"] for r in read_report(report).values()} == {"ok"}
+
+
+def test_format_option_converts_and_renames(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), rng_image(1))
+    Image.fromarray(rng_image(2)).save(src / "b.tif")
+    assert invoke(src, "-o", tmp_path / "out", "--format", "jpeg", "--workers", "1").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "b.jpg"]
+    assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
+
+
+def test_usage_errors_exit_with_status_2(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    result = invoke(src, "-o", src / "clean")
+    assert result.exit_code == 2 and "inside the input folder" in result.output
+    assert invoke(src, "-o", tmp_path / "out", "--mode", "smear").exit_code == 2
+    assert invoke(tmp_path / "missing", "-o", tmp_path / "out").exit_code == 2
+    assert invoke(src, "-o", tmp_path / "out", "--threshold", "3").exit_code == 2
+
+
+def test_bombs_are_refused_by_max_pixels(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("L", (2000, 1500)).save(src / "big.png")
+    report = tmp_path / "r.jsonl"
+    result = invoke(src, "-o", tmp_path / "out", "--max-pixels", "1000000", "--report", report,
+                    "--workers", "1")
+    assert result.exit_code == 1
+    assert "over the limit" in read_report(report)["big.png"]["error"]
+    assert invoke(src, "-o", tmp_path / "out", "--max-pixels", "3000000",
+                  "--workers", "1").exit_code == 0
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), rng_image(1))
+    result = invoke(src, "-o", tmp_path / "out", "--workers", "1")
+    assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+    assert "file/s" not in result.stderr and "%|" not in result.stderr
+
+
+def test_one_worker_and_two_workers_write_identical_files(photo_folder, tmp_path):
+    invoke(photo_folder, "-o", tmp_path / "one", "--workers", "1")
+    invoke(photo_folder, "-o", tmp_path / "two", "--workers", "2")
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*.*")}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*.*")}
+    assert one == two and len(one) == 3
+
+
+def test_a_single_file_can_be_cleaned(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), rng_image(1))
+    assert invoke(tmp_path / "a.png", "-o", tmp_path / "out", "--workers", "1").exit_code == 0
+    assert (tmp_path / "out" / "a.png").is_file()
+
+
+def test_the_console_script_and_python_m_run_for_real(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), rng_image(1))
+    script = Path(sys.executable).parent / "faceguard"
+    for cmd in ([str(script)], [sys.executable, "-m", "faceguard"]):
+        out = tmp_path / f"out{len(cmd)}"
+        proc = subprocess.run([*cmd, "run", str(src), "-o", str(out), "--quiet"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "Traceback" not in proc.stderr and (out / "a.png").is_file()
+
+
+def _big_folder(tmp_path: Path, count: int) -> Path:
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    for i in range(count):
+        cv2.imwrite(str(src / f"{i:03d}.png"), np.roll(base, i, axis=1), [cv2.IMWRITE_PNG_COMPRESSION, 0])
+    return src
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_run_leaves_only_whole_files(tmp_path, sig):
+    src = _big_folder(tmp_path, 12)
+    out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "faceguard", "run", str(src), "-o", str(out),
+                             "--report", str(report), "--workers", "2", "--format", "png"],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not report.exists() or not report.read_text().strip()):
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written and len(written) < 12
+    assert not [n for n in written if n.startswith(".")]
+    for name in written:
+        assert Image.open(out / name).size == (2000, 1500)
+        Image.open(out / name).load()
+    # resuming finishes the rest and skips what is done
+    resumed = invoke(src, "-o", out, "--report", report, "--workers", "2")
+    assert resumed.exit_code == 0
+    statuses = [r["status"] for r in read_report(report).values()]
+    assert statuses.count("skipped") == len(written) and len(statuses) == 12
+
+
+def test_kill_9_temporaries_are_removed_on_the_next_run(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), rng_image(1))
+    (tmp_path / "out").mkdir()
+    stale = tmp_path / "out" / f"{io.TEMP_PREFIX}abc.part"
+    stale.write_bytes(b"half a file")
+    assert invoke(src, "-o", tmp_path / "out", "--workers", "1").exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_metadata_folder_comes_out_with_no_leak(shared_data, tmp_path, exiftool):
+    out = tmp_path / "metadata"
+    result = invoke(shared_data / "metadata", "-o", out, "--workers", "2")
+    assert result.exit_code in (0, 1)
+    judge = Path(__file__).resolve().parents[2] / "shared" / "eval" / "metadata_leaks.py"
+    proc = subprocess.run([sys.executable, str(judge), str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    inputs = [p for p in (shared_data / "metadata").rglob("*") if p.is_file()]
+    outputs = [p for p in out.rglob("*") if p.is_file()]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert len(outputs) + len(errors) == len(inputs)
+    assert os.path.getsize(outputs[0]) > 0

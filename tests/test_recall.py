@@ -1,0 +1,45 @@
+"""Regression guard: recall and over-redaction on a fixed subset of the annotated photos,
+measured by the shared judge (shared/eval/face_recall.py) from the output files alone."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from faceguard.cli import main
+
+# Every 1024-px photo plus every third 416-px photo: about 50 images, 400 faces.
+MIN_RECALL = 0.85
+MAX_OVER_REDACTION = 0.5  # percent
+
+
+def test_recall_on_a_fixed_subset_stays_above_target(shared_data, tmp_path):
+    entries = json.loads((shared_data / "faces_annotations.json").read_text())
+    subset = [e for e in entries if "wider_val/" in e["image"]]
+    subset += [e for e in entries if "wider_val_sq416/" in e["image"]][::3]
+    inputs = tmp_path / "in"
+    for entry in subset:
+        link = inputs / entry["image"]
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(shared_data / entry["image"])
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps(subset))
+    out, report = tmp_path / "out", tmp_path / "report.jsonl"
+    result = CliRunner().invoke(main, ["run", str(inputs / "faces"), "-o", str(out / "faces"),
+                                       "--report", str(report)], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    judge = Path(__file__).resolve().parents[2] / "shared" / "eval" / "face_recall.py"
+    text = subprocess.run([sys.executable, str(judge), "--gt", str(gt), "--input", str(inputs),
+                           "--output", str(out), "--report", str(report)],
+                          capture_output=True, text=True, check=True).stdout
+    recall = float(re.search(r"recall ([0-9.]+)", text).group(1))
+    over = float(re.search(r"over-redaction ([0-9.]+)%", text).group(1))
+    outside = int(re.search(r"outside every reported face region: (\d+)", text).group(1))
+    assert recall >= MIN_RECALL, text
+    assert over <= MAX_OVER_REDACTION, text
+    assert outside == 0, text
+    assert "missing outputs 0" in text
