@@ -155,8 +155,11 @@ def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
-              on_record: Callable[[dict], None]) -> Summary:
+              on_record: Callable[[dict], None],
+              worker: Callable[[Job], dict] = process_job) -> Summary:
     """Process ``jobs`` with ``workers`` processes; call ``on_record`` for every file.
+
+    ``worker`` is the picklable function each process runs on a job (process_job).
 
     Existing outputs are skipped unless ``overwrite`` (so a re-run resumes a batch).
     Ctrl-C or SIGTERM stops the workers, which remove their temporary files; the
@@ -175,9 +178,9 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
             emit(skipped_record(job))
         else:
             pending.append(job)
-    suspects = _run_pool(pending, workers, emit)
+    suspects = _run_pool(pending, workers, emit, worker)
     for job in suspects:  # files in flight when a worker died: one at a time, alone
-        leftover = _run_pool(deque([job]), 1, emit)
+        leftover = _run_pool(deque([job]), 1, emit, worker)
         for crashed in leftover:
             emit({**skipped_record(crashed), "output": None, "status": "error",
                   "error": "the worker process crashed while decoding or processing this file"})
@@ -185,7 +188,8 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
     return summary
 
 
-def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None]) -> list[Job]:
+def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None],
+              worker: Callable[[Job], dict]) -> list[Job]:
     """Drain ``pending`` through a process pool; return the jobs lost to a crashed worker."""
     lost: list[Job] = []
     context = get_context("spawn")
@@ -198,7 +202,7 @@ def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None]) -
             while (pending or inflight) and not broken:
                 while pending and len(inflight) < 2 * workers:
                     job = pending.popleft()
-                    inflight[pool.submit(process_job, job)] = job
+                    inflight[pool.submit(worker, job)] = job
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in done:
                     job = inflight.pop(future)

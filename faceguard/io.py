@@ -145,7 +145,8 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
                  ) -> tuple[bytes, tuple[int, int]]:
     """Encode RGB (+ alpha) pixels as ``fmt`` with no metadata but the optional ICC profile.
 
-    image : ndarray of shape (H, W, 3), uint8, RGB. JPEG drops alpha (it cannot store it).
+    image : ndarray of shape (H, W, 3), uint8, RGB. For JPEG, which cannot store alpha, the
+    image is composited over white.
     Returns the encoded bytes and their (width, height). HEIF with 4:2:0 chroma cannot hold
     an odd side without a clean-aperture crop box, so an odd last row/column is dropped there.
     """
@@ -154,8 +155,10 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
         height, width = image.shape[:2]
         image = image[:height - height % 2, :width - width % 2]
         alpha = None if alpha is None else alpha[:height - height % 2, :width - width % 2]
+    if alpha is not None and fmt == "JPEG":  # JPEG has no alpha: composite over white
+        image, alpha = over_white(image, alpha), None
     im = Image.fromarray(np.ascontiguousarray(image))
-    if alpha is not None and fmt != "JPEG":
+    if alpha is not None:
         im.putalpha(Image.fromarray(np.ascontiguousarray(alpha)))
     options: dict = {}
     if icc_profile and fmt != "BMP":
@@ -178,6 +181,12 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
     except Exception as exc:  # noqa: BLE001
         raise WriteError(f"cannot encode as {fmt}: {_reason(exc)}") from exc
     return buffer.getvalue(), im.size
+
+
+def over_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Composite RGB ``image`` (H, W, 3) uint8 with ``alpha`` (H, W) uint8 over white."""
+    weight = alpha.astype(np.float32)[:, :, None] / 255.0
+    return np.rint(image * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
 def check_clean(data: bytes, size: tuple[int, int]) -> None:

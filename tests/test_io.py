@@ -173,3 +173,13 @@ def test_check_clean_rejects_metadata():
     data = encoded(Image.fromarray(rng_image(6, 20, 20)), "JPEG", exif=exif)
     with pytest.raises(WriteError, match="exif"):
         io.check_clean(data, (20, 20))
+
+
+def test_alpha_is_composited_over_white_when_writing_jpeg():
+    image = np.zeros((10, 10, 3), np.uint8)
+    alpha = np.zeros((10, 10), np.uint8)
+    alpha[:, 5:] = 255
+    data, _ = io.encode_image(image, alpha, "JPEG", icc_profile=None, jpeg_quality=95,
+                              webp_quality=90)
+    again = decode(data).image.astype(int)
+    assert again[:, :3].min() > 240 and again[:, 7:].max() < 15
