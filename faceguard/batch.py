@@ -7,10 +7,12 @@ process, and the one that crashes again is reported as an error.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -20,7 +22,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from . import io
-from .config import Config, OutputFormat
+from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .pipeline import process_file
 
@@ -80,9 +82,19 @@ def find_images(root: Path) -> list[Path]:
     return found
 
 
-def output_path(src: Path, input_root: Path, output_root: Path, config: Config) -> Path:
-    """Same relative path under ``output_root``; the suffix follows a format change."""
+def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
+                rename: Rename = Rename.KEEP) -> Path:
+    """Same relative folder under ``output_root``; the suffix follows a format change.
+
+    The file name is kept, or replaced (``rename``) by the first 32 hex digits of the
+    input's SHA-256 (stable, so re-runs resume; it reveals nothing a guess could confirm
+    without the original) or by a random UUID.
+    """
     dst = output_root / src.relative_to(input_root)
+    if rename is Rename.HASH:
+        dst = dst.with_name(hashlib.sha256(src.read_bytes()).hexdigest()[:32] + src.suffix)
+    elif rename is Rename.UUID:
+        dst = dst.with_name(uuid.uuid4().hex + src.suffix)
     suffix = src.suffix.lower()
     if config.output_format is not OutputFormat.SAME:
         wanted = config.output_format.value.upper()
@@ -93,15 +105,26 @@ def output_path(src: Path, input_root: Path, output_root: Path, config: Config) 
     return dst
 
 
-def plan_jobs(input_root: Path, output_root: Path, config: Config) -> list[Job]:
-    """Check the two folders and list one Job per input image."""
-    if not input_root.is_dir():
-        raise UsageError(f"{input_root}: not a folder")
-    inp, out = input_root.resolve(), output_root.resolve()
+def plan_jobs(input_path: Path, output_root: Path, config: Config,
+              rename: Rename = Rename.KEEP) -> list[Job]:
+    """Check the paths and list one Job per input image (``input_path``: a folder or a file)."""
+    if input_path.is_file():
+        return [Job(str(input_path), str(output_path(input_path, input_path.parent, output_root,
+                                                     config, rename)), config)]
+    if not input_path.is_dir():
+        raise UsageError(f"{input_path}: not a folder or a file")
+    inp, out = input_path.resolve(), output_root.resolve()
     if out == inp or inp in out.parents:
-        raise UsageError(f"the output folder {output_root} is inside the input folder {input_root}")
-    return [Job(str(src), str(output_path(src, input_root, output_root, config)), config)
-            for src in find_images(input_root)]
+        raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
+    jobs = []
+    for src in find_images(input_path):
+        try:
+            dst = output_path(src, input_path, output_root, config, rename)
+        except OSError as exc:  # unreadable for hashing: let the worker report it
+            dst = output_root / src.relative_to(input_path)
+            log.debug("cannot hash %s: %s", src, exc)
+        jobs.append(Job(str(src), str(dst), config))
+    return jobs
 
 
 def remove_stale_temporaries(output_root: Path) -> int:
@@ -131,7 +154,8 @@ def process_job(job: Job) -> dict:
     else:
         record.update(status="ok", output=result.output,
                       faces=[d.to_json() for d in result.detections],
-                      metadata_removed=result.metadata_removed)
+                      metadata_removed=result.metadata_removed,
+                      pixels="unchanged" if result.lossless else "re-encoded")
     record["seconds"] = round(time.perf_counter() - started, 3)
     return record
 

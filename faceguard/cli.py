@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .batch import Job, output_path, plan_jobs, remove_stale_temporaries, run_batch
-from .config import Config, Mode, OutputFormat
+from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
+from .config import Config, Mode, OutputFormat, Rename
 from .core.masks import MaskShape
 from .errors import UsageError
 
@@ -47,6 +47,10 @@ def main() -> None:
               help="Refuse images with more pixels than this (decompression bombs).")
 @click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
               help="Keep the ICC colour profile (it carries no personal data).")
+@click.option("--metadata-only", is_flag=True,
+              help="Do not look for faces; only strip metadata (losslessly where possible).")
+@click.option("--rename", type=_choices(Rename), default=Rename.KEEP.value, show_default=True,
+              help="Output names: as the input, the input's SHA-256, or a random UUID.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON object per input file to this JSON Lines file.")
@@ -54,17 +58,15 @@ def main() -> None:
               help="Worker processes [default: number of cores].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(input_path: Path, output_root: Path, mode: str, mask: str, mask_scale: float,
-        threshold: float, output_format: str, max_pixels: int, keep_icc: bool, overwrite: bool,
-        report_path: Path | None, workers: int | None, quiet: bool) -> None:
+        threshold: float, output_format: str, max_pixels: int, keep_icc: bool,
+        metadata_only: bool, rename: str, overwrite: bool, report_path: Path | None,
+        workers: int | None, quiet: bool) -> None:
     """Clean every image under INPUT (a folder or one file) into OUTPUT."""
     try:
         config = Config(mode=mode, mask=mask, mask_scale=mask_scale, threshold=threshold,
-                        output_format=output_format, max_pixels=max_pixels, keep_icc=keep_icc)
-        if input_path.is_file():
-            jobs = [Job(str(input_path), str(output_path(input_path, input_path.parent,
-                                                          output_root, config)), config)]
-        else:
-            jobs = plan_jobs(input_path, output_root, config)
+                        output_format=output_format, max_pixels=max_pixels, keep_icc=keep_icc,
+                        metadata_only=metadata_only)
+        jobs = plan_jobs(input_path, output_root, config, Rename(rename))
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
     remove_stale_temporaries(output_root)

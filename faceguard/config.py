@@ -25,6 +25,14 @@ class OutputFormat(str, enum.Enum):
     WEBP = "webp"
 
 
+class Rename(str, enum.Enum):
+    """How output files are named: as the input, by the input's SHA-256, or at random."""
+
+    KEEP = "keep"
+    HASH = "hash"
+    UUID = "uuid"
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything that decides how one image is processed.
@@ -42,6 +50,7 @@ class Config:
     output_format : same as the input, or jpeg/png/webp.
     jpeg_quality, webp_quality : encoder quality when pixels are written.
     keep_icc : keep the ICC colour profile (it describes colours, not people).
+    metadata_only : do not look for faces; only strip metadata (losslessly where possible).
     """
 
     threshold: float = 0.25
@@ -57,6 +66,7 @@ class Config:
     jpeg_quality: int = 92
     webp_quality: int = 90
     keep_icc: bool = True
+    metadata_only: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):

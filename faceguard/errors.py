@@ -24,3 +24,7 @@ class DetectionError(FaceguardError):
 
 class WriteError(FaceguardError):
     """An output file could not be encoded, checked or moved into place."""
+
+
+class MetadataError(FaceguardError):
+    """A file's container structure (segments, chunks) is malformed or hostile."""

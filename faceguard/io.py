@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, JpegImagePlugin
 
 from .errors import DecodeError, RefusedImage, WriteError
 from .metadata import ALLOWED_IN_OUTPUT, found_metadata
@@ -30,6 +30,7 @@ _FORMAT_BY_SUFFIX = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff",
                             ".bmp", ".gif", ".heic", ".heif", ".hif", ".avif"})
 TEMP_PREFIX = ".faceguard-tmp-"
+_HEIF_QUALITY = 60
 
 _heif_registered = False
 
@@ -60,6 +61,20 @@ class DecodedImage:
     format: str
     icc_profile: bytes | None = None
     metadata_found: list[str] = field(default_factory=list)
+    source: bytes = b""
+    orientation: int = 1
+    jpeg_tables: dict | None = None
+    jpeg_subsampling: int = -1
+
+    @property
+    def is_lossless_webp(self) -> bool:
+        """True for a WebP whose bitstream is VP8L (lossless)."""
+        return self.format == "WEBP" and b"VP8L" in self.source[12:64]
+
+    @property
+    def is_upright_as_stored(self) -> bool:
+        """True when the stored pixels need no EXIF rotation or flip to display upright."""
+        return self.orientation in (0, 1)
 
 
 
@@ -100,6 +115,9 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
         raise RefusedImage(f"{im.format} with {frames} frames/pages: refused rather than clean "
                            f"only the first")
     metadata = found_metadata(im, data)
+    orientation = _orientation(im)
+    jpeg_tables = dict(im.quantization) if getattr(im, "quantization", None) else None
+    subsampling = JpegImagePlugin.get_sampling(im) if im.format in ("JPEG", "MPO") else -1
     try:
         im.load()
         upright = ImageOps.exif_transpose(im)
@@ -110,7 +128,19 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     if icc is not None and (len(icc) < 20 or icc[16:20] != b"RGB "):
         icc = None  # a grey or CMYK profile does not describe the RGB pixels we write
     return DecodedImage(image=image, alpha=alpha, format=im.format, icc_profile=icc,
-                        metadata_found=metadata)
+                        metadata_found=metadata, source=data, orientation=orientation,
+                        jpeg_tables=jpeg_tables, jpeg_subsampling=subsampling)
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1-8) the stored pixels need; 1 when absent or unreadable."""
+    if im.format == "HEIF":
+        return 1  # pillow-heif applies the HEIF transforms itself
+    try:
+        value = im.getexif().get(0x0112, 1)
+        return int(value) if 1 <= int(value) <= 8 else 1
+    except Exception:  # noqa: BLE001 - a broken EXIF block cannot say how to rotate
+        return 1
 
 
 def to_rgb8(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -141,12 +171,17 @@ def _high_depth_to_rgb8(im: Image.Image) -> np.ndarray:
 
 
 def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
-                 icc_profile: bytes | None, jpeg_quality: int, webp_quality: int
-                 ) -> tuple[bytes, tuple[int, int]]:
+                 icc_profile: bytes | None, jpeg_quality: int, webp_quality: int,
+                 jpeg_tables: dict | None = None, jpeg_subsampling: int = -1,
+                 webp_lossless: bool = False) -> tuple[bytes, tuple[int, int]]:
     """Encode RGB (+ alpha) pixels as ``fmt`` with no metadata but the optional ICC profile.
 
     image : ndarray of shape (H, W, 3), uint8, RGB. For JPEG, which cannot store alpha, the
     image is composited over white.
+    ``jpeg_tables`` / ``jpeg_subsampling`` (from the input JPEG) make a JPEG re-encode use the
+    input's own quantization tables and chroma subsampling, so it neither balloons nor
+    degrades; otherwise ``jpeg_quality`` and 4:2:0 are used. ``webp_lossless`` keeps a
+    lossless WebP lossless.
     Returns the encoded bytes and their (width, height). HEIF with 4:2:0 chroma cannot hold
     an odd side without a clean-aperture crop box, so an odd last row/column is dropped there.
     """
@@ -163,18 +198,23 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
     options: dict = {}
     if icc_profile and fmt != "BMP":
         options["icc_profile"] = icc_profile
-    if fmt == "JPEG":
+    if fmt == "JPEG" and jpeg_tables:
+        options.update(qtables=jpeg_tables,
+                       subsampling=jpeg_subsampling if jpeg_subsampling in (0, 1, 2) else 2)
+    elif fmt == "JPEG":
         options.update(quality=jpeg_quality, subsampling="4:2:0")
+    elif fmt == "WEBP" and webp_lossless:
+        options.update(lossless=True, quality=80, method=4)
     elif fmt == "WEBP":
         options.update(quality=webp_quality, method=4)
     elif fmt == "PNG":
         options.update(compress_level=6)
     elif fmt == "TIFF":
         options.update(compression="tiff_adobe_deflate")
-    elif fmt == "HEIF":
-        options.update(quality=webp_quality, enc_params={"preset": "ultrafast"})
+    elif fmt == "HEIF":  # x265's quality scale: 60 keeps phone photos at about their size
+        options.update(quality=_HEIF_QUALITY, enc_params={"preset": "ultrafast"})
     elif fmt == "AVIF":
-        options.update(quality=webp_quality, speed=8)
+        options.update(quality=_HEIF_QUALITY, speed=8)
     buffer = io.BytesIO()
     try:
         im.save(buffer, format=fmt, **options)
@@ -189,8 +229,10 @@ def over_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.rint(image * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
-def check_clean(data: bytes, size: tuple[int, int]) -> None:
-    """Decode freshly encoded bytes again: they must be a ``size`` (W, H) image with no metadata.
+def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedImage | None = None
+                ) -> None:
+    """Decode freshly encoded bytes again: they must be a ``size`` (W, H) image with no metadata
+    (and, with ``same_pixels_as``, decode to exactly those pixels and alpha).
 
     The last gate before a file is written: raise WriteError if anything is off.
     """
@@ -205,6 +247,12 @@ def check_clean(data: bytes, size: tuple[int, int]) -> None:
         raise WriteError(f"the encoded output is {im.size}, expected {size}")
     if leftover:
         raise WriteError(f"the encoded output still carries {', '.join(sorted(leftover))}")
+    if same_pixels_as is not None:
+        image, alpha = to_rgb8(ImageOps.exif_transpose(im))
+        same_alpha = (alpha is None) == (same_pixels_as.alpha is None) and (
+            alpha is None or np.array_equal(alpha, same_pixels_as.alpha))
+        if not (np.array_equal(image, same_pixels_as.image) and same_alpha):
+            raise WriteError("the cleaned file does not decode to the original pixels")
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -233,6 +281,24 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         if isinstance(exc, OSError):
             raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
         raise
+
+
+# IJG's luminance quantization table (natural order), the base of "quality" 1-100.
+_IJG_LUMINANCE = np.array([
+    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float64)
+
+
+def estimate_jpeg_quality(tables: dict | None) -> int | None:
+    """The IJG quality (1-100) whose luminance table is closest to ``tables[0]``, or None."""
+    if not tables or 0 not in tables or len(tables[0]) != 64:
+        return None
+    actual = np.asarray(tables[0], np.float64)
+    qualities = np.arange(1, 101)
+    scales = np.where(qualities < 50, 5000 / qualities, 200 - 2 * qualities)
+    candidates = np.clip(np.floor((_IJG_LUMINANCE[None, :] * scales[:, None] + 50) / 100), 1, 255)
+    return int(qualities[np.argmin(np.abs(candidates - actual[None, :]).sum(axis=1))])
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,17 +1,20 @@
 """One image in, one Result out: detect faces, hide them, write a clean copy."""
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 
-from . import io
+from . import io, metadata
 from .anonymize import anonymizer_for
 from .config import Config, OutputFormat
 from .detect.faces import detect_faces
 from .errors import DetectionError, FaceguardError
 from .types import Detection, Result
+
+log = logging.getLogger(__name__)
 
 
 def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
@@ -56,6 +59,11 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
                  config: Config | None = None, keep_pixels: bool = False) -> Result:
     """Read ``src``, hide its faces, and write a metadata-free copy to ``dst`` atomically.
 
+    When no pixel has to change (no face found, or ``config.metadata_only``) and the format
+    allows it (JPEG, PNG, WebP stored upright), the metadata is dropped without re-encoding:
+    the compressed image data is copied byte for byte. Otherwise the pixels are re-encoded
+    (a JPEG with its own quantization tables and chroma subsampling).
+
     Fail closed: if decoding, detection, encoding or the final check fails, a
     FaceguardError is raised and nothing is written at ``dst``. ``src`` is never modified.
     The Result's ``image`` is kept only with ``keep_pixels`` (it can be large).
@@ -64,17 +72,49 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     if Path(src).resolve() == Path(dst).resolve():
         raise FaceguardError("refusing to overwrite the input with its output")
     decoded = io.read_image(src, max_pixels=config.max_pixels)
-    result = anonymize(decoded.image, config=config)
+    if config.metadata_only:
+        result = Result(image=decoded.image)
+    else:
+        result = anonymize(decoded.image, config=config)
     fmt = output_format_for(decoded.format, dst, config)
-    icc = decoded.icc_profile if config.keep_icc else None
-    data, size = io.encode_image(result.image, decoded.alpha, fmt, icc_profile=icc,
-                                 jpeg_quality=config.jpeg_quality,
-                                 webp_quality=config.webp_quality)
-    io.check_clean(data, size)
+    data = None
+    if not result.detections and fmt == io.same_format(decoded.format):
+        data = _clean_losslessly(decoded, config)
+    result.lossless = data is not None
+    if data is None:
+        data = _encode(result.image, decoded, fmt, config)
     io.write_atomic(dst, data)
+    icc_kept = config.keep_icc and (decoded.icc_profile is not None or result.lossless)
     result.metadata_removed = [m for m in decoded.metadata_found
-                               if not (m == "icc_profile" and icc is not None)]
+                               if not (m == "icc_profile" and icc_kept)]
     result.output = str(dst)
     if not keep_pixels:
         result.image = None
     return result
+
+
+def _clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
+    """The input's bytes without metadata, image data untouched; None when not possible."""
+    if decoded.format not in metadata.LOSSLESS or not decoded.is_upright_as_stored:
+        return None
+    try:
+        data = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
+        height, width = decoded.image.shape[:2]
+        io.check_clean(data, (width, height), same_pixels_as=decoded)
+    except FaceguardError as exc:  # the pixel path below is always available and safe
+        log.info("lossless cleaning not possible (%s); re-encoding the pixels", exc)
+        return None
+    return data
+
+
+def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Config) -> bytes:
+    """Encode pixels into a fresh file with no metadata, and check it."""
+    reuse_tables = fmt == "JPEG" and decoded.format in ("JPEG", "MPO")
+    data, size = io.encode_image(
+        image, decoded.alpha, fmt, icc_profile=decoded.icc_profile if config.keep_icc else None,
+        jpeg_quality=config.jpeg_quality, webp_quality=config.webp_quality,
+        jpeg_tables=decoded.jpeg_tables if reuse_tables else None,
+        jpeg_subsampling=decoded.jpeg_subsampling if reuse_tables else -1,
+        webp_lossless=decoded.is_lossless_webp)
+    io.check_clean(data, size)
+    return data

@@ -55,9 +55,11 @@ class Result:
         only a file was processed and the pixels were not kept).
     detections : the faces found, in pixels of the upright image.
     metadata_removed : names of the metadata kinds that were found and dropped.
+    lossless : True when the output kept the input's compressed image data byte for byte.
     """
 
     image: np.ndarray | None
     detections: list[Detection] = field(default_factory=list)
     metadata_removed: list[str] = field(default_factory=list)
     output: str | None = None
+    lossless: bool = False

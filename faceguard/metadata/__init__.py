@@ -1,4 +1,29 @@
-"""What identifying metadata a file carries, and the check that an output carries none."""
+"""Metadata by format family: what a file carries, and lossless stripping where possible.
+
+One module per container family with the same two functions: ``chunks``/``segments`` to
+walk it and ``strip(data, *, keep_icc)`` to keep only what is needed to display the image
+(an allow-list: what we do not know, we drop). TIFF, HEIF and AVIF have no lossless path;
+their pixels are re-encoded into a fresh file that carries nothing else.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from . import jpeg, png, webp
 from .inspect import ALLOWED_IN_OUTPUT, found_metadata
 
-__all__ = ["ALLOWED_IN_OUTPUT", "found_metadata"]
+# PIL format name -> lossless stripper
+LOSSLESS: dict[str, Callable[..., bytes]] = {
+    "JPEG": jpeg.strip, "MPO": jpeg.strip, "PNG": png.strip, "WEBP": webp.strip,
+}
+
+
+def strip_losslessly(data: bytes, fmt: str, *, keep_icc: bool) -> bytes:
+    """Drop every metadata segment/chunk of a ``fmt`` file without touching its image data.
+
+    Raises KeyError for formats without a lossless path, MetadataError for malformed files.
+    """
+    return LOSSLESS[fmt](data, keep_icc=keep_icc)
+
+
+__all__ = ["ALLOWED_IN_OUTPUT", "LOSSLESS", "found_metadata", "strip_losslessly"]

@@ -1,13 +1,21 @@
-"""A minimal JPEG marker walker: segment list and where the image data ends.
+"""JPEG: walk the marker segments, drop every metadata segment, keep the image data as is.
 
-Bounded by the file's length at every step, so a hostile file cannot make it loop or read
-past the end.
+Every step is bounded by the file's length, so a hostile file cannot make the walker loop or
+read past the end; a malformed structure raises MetadataError.
 """
 from __future__ import annotations
 
+import struct
+
+from ..errors import MetadataError
+
 SOI = b"\xff\xd8"
-SOS, EOI = 0xDA, 0xD9
+EOI_BYTES = b"\xff\xd9"
+SOS, EOI, APP0, APP2, APP14, COM = 0xDA, 0xD9, 0xE0, 0xE2, 0xEE, 0xFE
 _STANDALONE = set(range(0xD0, 0xD8)) | {0x01}
+# Frame, table and scan segments: the compressed image itself.
+_IMAGE_SEGMENTS = ({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+                   | {0xC4, 0xCC, 0xDB, 0xDD, 0xDC, SOS})
 
 
 def segments(data: bytes) -> list[tuple[int, bytes]]:
@@ -35,34 +43,84 @@ def segments(data: bytes) -> list[tuple[int, bytes]]:
 
 def end_of_image(data: bytes) -> int | None:
     """Offset just past the EOI that ends the primary image, or None if it cannot be found."""
-    if not data.startswith(SOI):
+    try:
+        return _walk(data, keep=lambda marker, payload: True)[1]
+    except MetadataError:
         return None
+
+
+def strip(data: bytes, *, keep_icc: bool) -> bytes:
+    """The same JPEG with only the image segments (and optionally the ICC profile) kept.
+
+    Kept: SOI, frame/table/scan segments with their entropy-coded data byte for byte, a JFIF
+    APP0 without its thumbnail, the Adobe APP14 (it says how to convert colours), ICC APP2
+    when ``keep_icc``, EOI. Dropped: every other APPn (EXIF, XMP, extended XMP, MPF, IPTC,
+    maker data...), COM, and everything after EOI.
+    """
+    def keep(marker: int, payload: bytes) -> bool:
+        return (marker in _IMAGE_SEGMENTS
+                or marker == APP14 and payload.startswith(b"Adobe")
+                or marker == APP2 and keep_icc and payload.startswith(b"ICC_PROFILE\x00"))
+
+    kept, _end = _walk(data, keep=keep, jfif=True)
+    return kept
+
+
+def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
+    """Copy the segments ``keep(marker, payload)`` accepts; return (bytes, offset past EOI)."""
+    if not data.startswith(SOI):
+        raise MetadataError("not a JPEG (no start-of-image marker)")
+    out = bytearray(SOI)
     pos = 2
-    while pos + 4 <= len(data):
+    while True:
+        if pos + 2 > len(data):
+            raise MetadataError("JPEG ends before its end-of-image marker")
         if data[pos] != 0xFF:
-            return None
+            raise MetadataError(f"JPEG has no marker where one is due (byte {pos})")
         marker = data[pos + 1]
-        if marker == 0xFF or marker in _STANDALONE:
-            pos += 1 if marker == 0xFF else 2
+        if marker == 0xFF:  # fill byte
+            pos += 1
             continue
         if marker == EOI:
-            return pos + 2
-        length = int.from_bytes(data[pos + 2:pos + 4], "big")
-        if marker == SOS:
-            pos = _scan_entropy_data(data, pos + 2 + length)
+            out += EOI_BYTES
+            return bytes(out), pos + 2
+        if marker in _STANDALONE:
+            out += data[pos:pos + 2]
+            pos += 2
             continue
+        if pos + 4 > len(data):
+            raise MetadataError("JPEG segment header is truncated")
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        if length < 2 or pos + 2 + length > len(data):
+            raise MetadataError(f"JPEG segment 0xFF{marker:02X} claims {length} bytes past the end")
+        payload = data[pos + 4:pos + 2 + length]
+        if jfif and marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+            out += _jfif_without_thumbnail(payload)
+        elif keep(marker, payload):
+            out += data[pos:pos + 2 + length]
         pos += 2 + length
-    return None
+        if marker == SOS:
+            end = _scan_entropy_data(data, pos)
+            out += data[pos:end]
+            pos = end
+
+
+def _jfif_without_thumbnail(payload: bytes) -> bytes:
+    """A JFIF APP0 segment with the same version and density but no thumbnail."""
+    body = payload[:12] + b"\x00\x00"  # identifier, version, units, densities; 0x0 thumbnail
+    return b"\xff\xe0" + struct.pack(">H", len(body) + 2) + body
 
 
 def _scan_entropy_data(data: bytes, pos: int) -> int:
-    """Position of the next marker after entropy-coded data (skips FF00 and RSTn)."""
+    """Offset of the first marker after entropy-coded data (skipping FF00 stuffing and RSTn)."""
     while True:
         pos = data.find(b"\xff", pos)
         if pos < 0 or pos + 1 >= len(data):
-            return len(data)
-        nxt = data[pos + 1]
-        if nxt == 0x00 or 0xD0 <= nxt <= 0xD7 or nxt == 0xFF:
-            pos += 1 if nxt == 0xFF else 2
-            continue
-        return pos
+            raise MetadataError("JPEG scan data runs to the end of the file with no end marker")
+        following = data[pos + 1]
+        if following == 0x00 or 0xD0 <= following <= 0xD7:
+            pos += 2
+        elif following == 0xFF:
+            pos += 1
+        else:
+            return pos

@@ -1,0 +1,49 @@
+"""WebP (RIFF): keep the bitstream chunks, drop EXIF, XMP and unknown chunks.
+
+The VP8X header's flags are rewritten to match what is left; sizes are checked against
+the file's length (MetadataError when they do not fit).
+"""
+from __future__ import annotations
+
+import struct
+
+from ..errors import MetadataError
+
+_BITSTREAM = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
+_ICC_FLAG, _EXIF_FLAG, _XMP_FLAG = 0x20, 0x08, 0x04
+
+
+def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (fourcc, payload) of every chunk in a RIFF/WEBP file."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise MetadataError("not a WebP (bad RIFF header)")
+    (riff_size,) = struct.unpack("<I", data[4:8])
+    end = min(len(data), 8 + riff_size)
+    out, pos = [], 12
+    while pos + 8 <= end:
+        kind = data[pos:pos + 4]
+        (size,) = struct.unpack("<I", data[pos + 4:pos + 8])
+        if size > end - pos - 8:
+            raise MetadataError(f"WebP chunk {kind!r} claims {size} bytes past the end")
+        out.append((kind, data[pos + 8:pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    if not any(kind in (b"VP8 ", b"VP8L", b"ANMF") for kind, _ in out):
+        raise MetadataError("WebP has no image data chunk")
+    return out
+
+
+def strip(data: bytes, *, keep_icc: bool) -> bytes:
+    """The same WebP without EXIF, XMP or unknown chunks (ICCP kept when ``keep_icc``)."""
+    body = bytearray(b"WEBP")
+    for kind, payload in chunks(data):
+        if kind == b"VP8X":
+            if len(payload) < 10:
+                raise MetadataError("WebP VP8X chunk is too short")
+            flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG)
+            if not keep_icc:
+                flags &= ~_ICC_FLAG
+            payload = bytes([flags]) + payload[1:]
+        elif kind not in _BITSTREAM and not (keep_icc and kind == b"ICCP"):
+            continue
+        body += kind + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
+    return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
