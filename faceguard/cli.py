@@ -138,3 +138,89 @@ def _cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file on stdout.")
+@click.option("--faces/--no-faces", default=True, show_default=True,
+              help="Also run the face detector.")
+def inspect(files: tuple[Path, ...], as_json: bool, faces: bool) -> None:
+    """Show what identifying information each FILE carries (changes nothing)."""
+    from .metadata.describe import describe
+
+    failed = 0
+    for path in files:
+        try:
+            report = describe(path)
+            if faces:
+                report["faces"] = _faces_in(path)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the audit
+            failed += 1
+            click.echo(f"faceguard: error: {path}: {' '.join(str(exc).split())[:200]}", err=True)
+            continue
+        click.echo(json.dumps(report) if as_json else _human(report))
+    sys.exit(1 if failed else 0)
+
+
+def _faces_in(path: Path) -> list[dict]:
+    from . import io
+    from .detect.faces import detect_faces
+
+    image = io.read_image(path, max_pixels=Config().max_pixels).image
+    boxes, scores = detect_faces(image, threshold=Config().threshold)
+    return [{"box": [round(float(v), 1) for v in b], "score": round(float(s), 3)}
+            for b, s in zip(boxes, scores)]
+
+
+def _human(report: dict) -> str:
+    lines = [f"{report['file']}  ({report['format']}, {report['size'][0]}x{report['size'][1]})"]
+    gps = report.get("gps")
+    if gps:
+        where = (f"{gps['latitude']:.6f}, {gps['longitude']:.6f}"
+                 if "latitude" in gps and "longitude" in gps else f"{gps['tags']} GPS tags")
+        lines.append(f"  GPS position   {where}"
+                     + (f"  (altitude {gps['altitude_m']} m)" if "altitude_m" in gps else ""))
+    for title, key in (("camera", "camera"), ("dates", "dates"), ("other EXIF", "other"),
+                       ("XMP", "xmp"), ("IPTC", "iptc"), ("text", "text")):
+        for name, value in (report.get(key) or {}).items():
+            lines.append(f"  {title:<14} {name}: {value}")
+    for preview in report.get("previews", []):
+        lines.append(f"  preview        {preview['kind']}"
+                     + (f" ({preview['bytes']} bytes)" if "bytes" in preview else ""))
+    if "faces" in report:
+        lines.append(f"  faces          {len(report['faces'])} found")
+    kinds = ", ".join(report["kinds"]) or "none"
+    lines.append(f"  metadata       {kinds}")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.argument("output_root", metavar="OUTPUT_DIR",
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--against", "input_root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The input folder: also check that every face found there was changed.")
+@click.option("--faces/--no-faces", default=True, show_default=True,
+              help="Run the face detector on the outputs.")
+@click.option("--threshold", type=float, default=0.5, show_default=True,
+              help="Detector score at which a face left in an output is reported.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per finding on stdout.")
+def verify(output_root: Path, input_root: Path | None, faces: bool, threshold: float,
+           as_json: bool) -> None:
+    """Check cleaned outputs; exit status 1 if anything identifying is left."""
+    from .verify import verify_tree
+
+    files = problems = 0
+    for _path, findings in verify_tree(output_root, against=input_root, faces=faces,
+                                       threshold=threshold):
+        files += 1
+        problems += bool(findings)
+        for finding in findings:
+            if as_json:
+                click.echo(json.dumps(finding.to_json()))
+            else:
+                box = "" if finding.box is None else " box " + str([round(v) for v in finding.box])
+                click.echo(f"{finding.file}: {finding.kind}: {finding.detail}{box}")
+    click.echo(f"faceguard verify: {files} files checked, {problems} with findings", err=True)
+    sys.exit(1 if problems else 0)

@@ -35,7 +35,7 @@ _HEIF_QUALITY = 60
 _heif_registered = False
 
 
-def _register_plugins() -> None:
+def register_plugins() -> None:
     """Teach PIL to open HEIC/HEIF (pillow-heif); done once, on first use."""
     global _heif_registered
     if not _heif_registered:
@@ -99,7 +99,7 @@ def read_image(path: str | os.PathLike, *, max_pixels: int) -> DecodedImage:
 
 def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     """Decode an encoded image held in memory (see read_image)."""
-    _register_plugins()
+    register_plugins()
     try:
         im = Image.open(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for unreadable files
@@ -185,7 +185,7 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
     Returns the encoded bytes and their (width, height). HEIF with 4:2:0 chroma cannot hold
     an odd side without a clean-aperture crop box, so an odd last row/column is dropped there.
     """
-    _register_plugins()
+    register_plugins()
     if fmt == "HEIF":
         height, width = image.shape[:2]
         image = image[:height - height % 2, :width - width % 2]
@@ -236,7 +236,7 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
 
     The last gate before a file is written: raise WriteError if anything is off.
     """
-    _register_plugins()
+    register_plugins()
     try:
         im = Image.open(io.BytesIO(data))
         leftover = set(found_metadata(im, data)) - ALLOWED_IN_OUTPUT

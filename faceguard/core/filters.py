@@ -12,7 +12,8 @@ import numpy as np
 
 # In the shrunk copy the face spans this many pixels, and the Gaussian there has this sigma.
 _BLUR_WORK_SIZE = 24.0
-_MIN_BLOCK = 4  # pixels: on tiny faces 2-px cells still let the features through
+_MIN_BLOCK = 4
+_MIN_SIGMA = 4.0  # pixels: a 1-2 px blur leaves a 6-10 px face's detail in place
 
 
 def blur(region: np.ndarray, *, face_size: float, strength: float) -> np.ndarray:
@@ -22,7 +23,7 @@ def blur(region: np.ndarray, *, face_size: float, strength: float) -> np.ndarray
     a grey level but costs the same for every face size.
     """
     height, width = region.shape[:2]
-    sigma = max(strength * face_size, 1.0)
+    sigma = max(strength * face_size, _MIN_SIGMA)
     shrink = min(1.0, _BLUR_WORK_SIZE / max(face_size, 1.0))
     small_w, small_h = max(1, round(width * shrink)), max(1, round(height * shrink))
     small = cv2.resize(region, (small_w, small_h), interpolation=cv2.INTER_AREA)

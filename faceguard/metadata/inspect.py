@@ -6,13 +6,13 @@ heif_depth_images, heif_aux_images, app_segment. Only the ICC profile may stay i
 """
 from __future__ import annotations
 
-from PIL import Image
+from PIL import ExifTags, Image
 
 from . import jpeg
 
 ALLOWED_IN_OUTPUT = frozenset({"icc_profile"})
 
-_GPS_IFD, _EXIF_IFD, _IFD1 = 0x8825, 0x8769, 0x0001  # IFD1 per PIL's ExifTags.IFD
+_GPS_IFD, _EXIF_IFD, _IFD1 = 0x8825, 0x8769, ExifTags.IFD.IFD1
 _MAKER_NOTE = 0x927C
 _PNG_TEXT_KEYS = {"XML:com.adobe.xmp"}  # reported as xmp, not as png_text
 _BENIGN_INFO = {"dpi", "jfif", "jfif_version", "jfif_unit", "jfif_density", "adobe",

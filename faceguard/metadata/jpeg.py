@@ -124,3 +124,30 @@ def _scan_entropy_data(data: bytes, pos: int) -> int:
             pos += 1
         else:
             return pos
+
+
+def embedded_jpegs(data: bytes) -> int:
+    """How many JPEG streams start anywhere after offset 0 (thumbnails, previews, trailers).
+
+    A start-of-image marker counts when two well-formed marker segments follow it.
+    """
+    count, pos = 0, data.find(b"\xff\xd8\xff", 1)
+    while pos > 0:
+        count += _looks_like_jpeg(data, pos)
+        pos = data.find(b"\xff\xd8\xff", pos + 1)
+    return count
+
+
+def _looks_like_jpeg(data: bytes, pos: int) -> bool:
+    seg = pos + 2
+    for _ in range(2):
+        if seg + 4 > len(data) or data[seg] != 0xFF:
+            return False
+        marker = data[seg + 1]
+        if marker < 0xC0 or 0xD0 <= marker <= 0xD9 or marker == 0xFF:
+            return False
+        length = int.from_bytes(data[seg + 2:seg + 4], "big")
+        if length < 2:
+            return False
+        seg += 2 + length
+    return seg < len(data) and data[seg] == 0xFF

@@ -1,0 +1,125 @@
+"""Check cleaned outputs: no metadata outside the allow-list, no embedded JPEG, no trailer,
+no face still detectable, and (against the inputs) every input face region changed."""
+from __future__ import annotations
+
+import io as stdio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from . import io
+from .batch import find_images
+from .config import Config
+from .core.boxes import to_pixel_boxes
+from .detect.faces import detect_faces
+from .errors import FaceguardError
+from .metadata import ALLOWED_IN_OUTPUT, found_metadata, jpeg
+
+# A face found at this score in an output is reported: the run hid everything above the
+# (lower) run threshold, so what is left this strong is a face the run missed.
+VERIFY_THRESHOLD = 0.5
+# The fine detail of a region counts as unchanged at this high-pass correlation or more.
+UNCHANGED_NCC = 0.5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem in one output file; ``box`` is (x0, y0, x1, y1) pixels when it has one."""
+
+    file: str
+    kind: str  # metadata | embedded_jpeg | trailer | face | unchanged_face | unreadable | missing
+    detail: str
+    box: tuple[float, float, float, float] | None = None
+
+    def to_json(self) -> dict:
+        box = None if self.box is None else [round(float(v), 1) for v in self.box]
+        return {"file": self.file, "kind": self.kind, "detail": self.detail, "box": box}
+
+
+def verify_tree(output_root: Path, *, against: Path | None = None, faces: bool = True,
+                threshold: float = VERIFY_THRESHOLD) -> Iterator[tuple[Path, list[Finding]]]:
+    """Yield (output file, findings) for every image under ``output_root``."""
+    for path in find_images(output_root):
+        source = _matching_input(path, output_root, against) if against is not None else None
+        findings = verify_file(path, faces=faces, threshold=threshold)
+        if against is not None:
+            if source is None:
+                findings.append(Finding(str(path), "missing", "no input with this relative path"))
+            else:
+                findings += unchanged_faces(source, path)
+        yield path, findings
+
+
+def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THRESHOLD
+                ) -> list[Finding]:
+    """Metadata, embedded images, trailers and detectable faces in one output file."""
+    name = str(path)
+    io.register_plugins()
+    try:
+        data = path.read_bytes()
+        im = Image.open(stdio.BytesIO(data))
+        kinds = set(found_metadata(im, data)) - ALLOWED_IN_OUTPUT
+    except Exception as exc:  # noqa: BLE001 - an unreadable output is a finding, not a crash
+        return [Finding(name, "unreadable", " ".join(str(exc).split())[:200])]
+    findings = [Finding(name, "metadata", kind) for kind in sorted(kinds - {"trailer"})]
+    if "trailer" in kinds:
+        findings.append(Finding(name, "trailer", "data after the JPEG end-of-image marker"))
+    if (count := jpeg.embedded_jpegs(data)) > 0:
+        findings.append(Finding(name, "embedded_jpeg", f"{count} JPEG stream(s) inside the file"))
+    if faces:
+        try:
+            decoded = io.decode_image(data, max_pixels=10**9)
+        except FaceguardError as exc:
+            return findings + [Finding(name, "unreadable", str(exc))]
+        boxes, scores = detect_faces(decoded.image, threshold=threshold)
+        findings += [Finding(name, "face", f"face still detectable (score {s:.2f})", tuple(b))
+                     for b, s in zip(boxes, scores)]
+    return findings
+
+
+def unchanged_faces(source: Path, output: Path, config: Config | None = None) -> list[Finding]:
+    """Faces detected in ``source`` whose region in ``output`` kept its fine detail."""
+    config = config or Config()
+    try:
+        before = io.read_image(source, max_pixels=config.max_pixels).image
+        after = io.read_image(output, max_pixels=config.max_pixels).image
+    except FaceguardError as exc:
+        return [Finding(str(output), "unreadable", str(exc))]
+    height = min(before.shape[0], after.shape[0])
+    width = min(before.shape[1], after.shape[1])
+    before, after = before[:height, :width], after[:height, :width]
+    boxes, _ = detect_faces(before, threshold=config.threshold)
+    grey_before, grey_after = _highpass(before), _highpass(after)
+    findings = []
+    for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height)):
+        if x1 - x0 >= 2 and y1 - y0 >= 2 and _ncc(grey_before[y0:y1, x0:x1],
+                                                   grey_after[y0:y1, x0:x1]) >= UNCHANGED_NCC:
+            findings.append(Finding(str(output), "unchanged_face",
+                                    f"face region of {source} is unchanged", tuple(box)))
+    return findings
+
+
+def _matching_input(output: Path, output_root: Path, input_root: Path) -> Path | None:
+    """The input with the same relative path, allowing a different suffix."""
+    rel = output.relative_to(output_root)
+    direct = input_root / rel
+    if direct.is_file():
+        return direct
+    folder = input_root / rel.parent
+    candidates = sorted(folder.glob(f"{rel.stem}.*")) if folder.is_dir() else []
+    return next((c for c in candidates if c.suffix.lower() in io.IMAGE_SUFFIXES), None)
+
+
+def _highpass(image: np.ndarray) -> np.ndarray:
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return grey - cv2.blur(grey, (5, 5))
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return 0.0 if denom < 1e-6 else float((a * b).sum() / denom)
