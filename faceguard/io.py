@@ -6,7 +6,7 @@ or None. High bit depths are scaled (not clipped) to 8 bits.
 """
 from __future__ import annotations
 
-import io
+import io as stdio
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -101,7 +101,7 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     """Decode an encoded image held in memory (see read_image)."""
     register_plugins()
     try:
-        im = Image.open(io.BytesIO(data))
+        im = Image.open(stdio.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for unreadable files
         raise DecodeError(f"not a readable image ({_reason(exc)})") from exc
     if im.format not in _SAME_FORMAT:
@@ -114,11 +114,11 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     if frames > 1 and im.format != "MPO":  # MPO extra frames are previews: dropped as metadata
         raise RefusedImage(f"{im.format} with {frames} frames/pages: refused rather than clean "
                            f"only the first")
-    metadata = found_metadata(im, data)
-    orientation = _orientation(im)
-    jpeg_tables = dict(im.quantization) if getattr(im, "quantization", None) else None
-    subsampling = JpegImagePlugin.get_sampling(im) if im.format in ("JPEG", "MPO") else -1
     try:
+        metadata = found_metadata(im, data)
+        orientation = _orientation(im)
+        jpeg_tables = dict(im.quantization) if getattr(im, "quantization", None) else None
+        subsampling = JpegImagePlugin.get_sampling(im) if im.format in ("JPEG", "MPO") else -1
         im.load()
         upright = ImageOps.exif_transpose(im)
     except Exception as exc:  # noqa: BLE001
@@ -209,18 +209,42 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
         options.update(quality=webp_quality, method=4)
     elif fmt == "PNG":
         options.update(compress_level=6)
+        if options.pop("icc_profile", None):  # see _png_in_srgb
+            im, options["pnginfo"] = _png_in_srgb(im, icc_profile)
     elif fmt == "TIFF":
         options.update(compression="tiff_adobe_deflate")
     elif fmt == "HEIF":  # x265's quality scale: 60 keeps phone photos at about their size
         options.update(quality=_HEIF_QUALITY, enc_params={"preset": "ultrafast"})
     elif fmt == "AVIF":
         options.update(quality=_HEIF_QUALITY, speed=8)
-    buffer = io.BytesIO()
+    buffer = stdio.BytesIO()
     try:
         im.save(buffer, format=fmt, **options)
     except Exception as exc:  # noqa: BLE001
         raise WriteError(f"cannot encode as {fmt}: {_reason(exc)}") from exc
     return buffer.getvalue(), im.size
+
+
+def _png_in_srgb(im: Image.Image, icc_profile: bytes) -> tuple[Image.Image, object]:
+    """PNG colour without an iCCP chunk (whose free-text name exiftool reports as metadata):
+    pixels converted to sRGB when the profile is another space, then an sRGB chunk."""
+    from PIL import ImageCms, PngImagePlugin
+
+    from .metadata import png
+
+    if not png.is_srgb_profile(icc_profile):
+        try:
+            source = ImageCms.ImageCmsProfile(stdio.BytesIO(icc_profile))
+            alpha = im.getchannel("A") if im.mode == "RGBA" else None
+            im = ImageCms.profileToProfile(im.convert("RGB"), source, ImageCms.createProfile("sRGB"))
+            if alpha is not None:
+                im.putalpha(alpha)
+            im.info.clear()  # littleCMS tags the result with a profile; PNG would write it
+        except Exception as exc:  # noqa: BLE001
+            raise WriteError(f"cannot convert the ICC colours to sRGB: {_reason(exc)}") from exc
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\x00")
+    return im, info
 
 
 def over_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -238,7 +262,7 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
     """
     register_plugins()
     try:
-        im = Image.open(io.BytesIO(data))
+        im = Image.open(stdio.BytesIO(data))
         leftover = set(found_metadata(im, data)) - ALLOWED_IN_OUTPUT
         im.load()
     except Exception as exc:  # noqa: BLE001

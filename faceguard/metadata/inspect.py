@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from PIL import ExifTags, Image
 
-from . import jpeg
+from . import jpeg, png
 
 ALLOWED_IN_OUTPUT = frozenset({"icc_profile"})
 
 _GPS_IFD, _EXIF_IFD, _IFD1 = 0x8825, 0x8769, ExifTags.IFD.IFD1
 _MAKER_NOTE = 0x927C
-_PNG_TEXT_KEYS = {"XML:com.adobe.xmp"}  # reported as xmp, not as png_text
 _BENIGN_INFO = {"dpi", "jfif", "jfif_version", "jfif_unit", "jfif_density", "adobe",
                 "adobe_transform", "progression", "progressive", "compression", "gamma",
                 "chromaticity", "srgb", "transparency", "background", "loop", "duration",
@@ -30,6 +29,8 @@ def found_metadata(im: Image.Image, data: bytes) -> list[str]:
     _from_info(im, found)
     if im.format in ("JPEG", "MPO"):
         _from_jpeg(data, found)
+    if im.format == "PNG":
+        found |= png.metadata_kinds(data)
     return sorted(found)
 
 
@@ -91,15 +92,13 @@ def _from_info(im: Image.Image, found: set[str]) -> None:
         found.add("heif_depth_images")
     if info.get("aux"):
         found.add("heif_aux_images")
-    if im.format == "PNG" and any(k not in _PNG_TEXT_KEYS for k in getattr(im, "text", {}) or {}):
-        found.add("png_text")
     if getattr(im, "n_frames", 1) > 1 and im.format == "MPO":
         found.add("mpf_images")
     skip = _BENIGN_INFO | {"exif", "icc_profile", "xmp", "XML:com.adobe.xmp", "photoshop",
                            "comment", "Comment", "thumbnails", "depth_images", "aux", "metadata",
                            "mp", "mpoffset"}
-    if im.format == "PNG":
-        skip |= set(getattr(im, "text", {}) or {})
+    if im.format == "PNG":  # PNG chunks are named from the bytes (png.metadata_kinds)
+        return
     if any(k not in skip for k in info):
         found.add("other")
 

@@ -19,7 +19,17 @@ _IMAGE_SEGMENTS = ({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 
 
 
 def segments(data: bytes) -> list[tuple[int, bytes]]:
-    """The (marker, payload) pairs before the first SOS; [] when ``data`` is not a JPEG."""
+    """The (marker, payload) pairs up to the first SOS; [] when ``data`` is not a JPEG."""
+    return [(marker, payload) for marker, payload, _ in _headers(data)]
+
+
+def first_scan(data: bytes) -> int | None:
+    """Offset of the primary image's first SOS marker (where the compressed data starts)."""
+    return next((offset for marker, _, offset in _headers(data) if marker == SOS), None)
+
+
+def _headers(data: bytes) -> list[tuple[int, bytes, int]]:
+    """(marker, payload, offset) of each segment up to the first SOS; tolerant of damage."""
     if not data.startswith(SOI):
         return []
     out, pos = [], 2
@@ -34,7 +44,7 @@ def segments(data: bytes) -> list[tuple[int, bytes]]:
         length = int.from_bytes(data[pos + 2:pos + 4], "big")
         if length < 2:
             break
-        out.append((marker, data[pos + 4:pos + 2 + length]))
+        out.append((marker, data[pos + 4:pos + 2 + length], pos))
         if marker == SOS:
             break
         pos += 2 + length
