@@ -13,6 +13,7 @@ import os
 import signal
 import time
 import uuid
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -166,8 +167,10 @@ def skipped_record(job: Job) -> dict:
 
 
 def _worker_init(single_thread: bool) -> None:
-    """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed)."""
+    """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed), and
+    PIL's warnings about damaged EXIF blocks stay quiet (those blocks are dropped anyway)."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     if single_thread:
         import cv2
 

@@ -363,3 +363,35 @@ def test_verify_against_the_inputs_finds_untouched_faces(shared_data, tmp_path):
                                "--no-faces"], catch_exceptions=False)
     kinds = [json.loads(line)["kind"] for line in bad.stdout.splitlines()]
     assert bad.exit_code == 1 and kinds.count("unchanged_face") >= 10
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_phone_style_jpeg_extras_are_all_dropped(tmp_path, judge, exiftool):
+    """MPF secondary image after EOI, extended XMP (Google depth/original), COM, APP13, APP15."""
+    buffer = stdio.BytesIO()
+    Image.fromarray(rng_image(9, 40, 40)).save(buffer, "JPEG", quality=90)
+    main_jpeg = buffer.getvalue()
+    preview = stdio.BytesIO()
+    Image.fromarray(rng_image(10, 16, 16)).save(preview, "JPEG")
+    extras = (_segment(0xE2, b"MPF\x00" + b"MM\x00*\x00\x00\x00\x08" + b"\x00" * 20)
+              + _segment(0xE1, b"http://ns.adobe.com/xmp/extension/\x00" + b"0" * 40
+                         + b"<x:xmpmeta>GDepth:Data secret</x:xmpmeta>")
+              + _segment(0xFE, b"owner: Jane Doe")
+              + _segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x05"
+                         b"\x1c\x02\x50\x00\x03Bob")
+              + _segment(0xEF, b"vendor private block"))
+    data = main_jpeg[:2] + extras + main_jpeg[2:] + preview.getvalue()
+    src, dst = tmp_path / "phone.jpg", tmp_path / "out.jpg"
+    src.write_bytes(data)
+    kinds = set(found_metadata(Image.open(src), data))
+    assert {"mpf_images", "extended_xmp", "comment", "iptc", "app_segment", "trailer"} <= kinds
+    result = faceguard.process_file(src, dst, config=Config(metadata_only=True))
+    assert result.lossless
+    cleaned = dst.read_bytes()
+    for secret in (b"GDepth", b"Jane", b"MPF", b"vendor", b"Photoshop"):
+        assert secret not in cleaned
+    assert jpeg.embedded_jpegs(cleaned) == 0 and cleaned.endswith(b"\xff\xd9")
+    assert leaks(judge, dst) == []
