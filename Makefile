@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: demo test bench eval lint tools clean
+.PHONY: demo test bench bench-watch compare-metadata eval lint tools clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ test: $(STAMP) tools
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --shared $(SHARED)
+
+# 2,000 uploads dropped at once into `faceguard watch`: files/s and peak memory.
+bench-watch: $(STAMP)
+	$(BIN)/python benchmarks/burst.py --files 2000
+
+# faceguard against mat2 and `exiftool -all=` on ../shared/data/metadata (installs mat2).
+compare-metadata: $(STAMP) tools
+	@command -v mat2 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mat2 >/dev/null
+	$(BIN)/python benchmarks/compare_metadata.py --shared $(SHARED)
 
 eval: $(STAMP) tools
 	rm -rf out/eval

@@ -156,9 +156,20 @@ def process_job(job: Job) -> dict:
         record.update(status="ok", output=result.output,
                       faces=[d.to_json() for d in result.detections],
                       metadata_removed=result.metadata_removed,
-                      pixels="unchanged" if result.lossless else "re-encoded")
+                      pixels="unchanged" if result.lossless else "re-encoded",
+                      input_sha256=result.input_sha256, output_sha256=result.output_sha256)
+    if record["status"] == "error":
+        record["input_sha256"] = _file_sha256(job.src)
     record["seconds"] = round(time.perf_counter() - started, 3)
     return record
+
+
+def _file_sha256(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def skipped_record(job: Job) -> dict:

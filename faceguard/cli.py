@@ -6,13 +6,16 @@ Exit status: 0 every file processed (or skipped), 1 some files failed, 2 usage e
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .audit import AuditLog, audit_fields, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
 from .config import Config, Mode, OutputFormat, Rename
 from .core.masks import MaskShape
@@ -29,54 +32,69 @@ def main() -> None:
     """Hide faces and strip identifying metadata from photos."""
 
 
+def processing_options(command):
+    """The options that decide how each image is cleaned (shared by run and watch)."""
+    options = [
+        click.option("--mode", type=_choices(Mode), default=Mode.BLUR.value, show_default=True,
+                     help="How faces are hidden."),
+        click.option("--mask", type=_choices(MaskShape), default=MaskShape.ELLIPSE.value,
+                     show_default=True, help="Shape of the hidden region."),
+        click.option("--mask-scale", type=float, default=Config.mask_scale, show_default=True,
+                     help="Growth of each detected face box before masking."),
+        click.option("--threshold", type=float, default=Config.threshold, show_default=True,
+                     help="Detector score above which a face is hidden (lower hides more)."),
+        click.option("--format", "output_format", type=_choices(OutputFormat),
+                     default=OutputFormat.SAME.value, show_default=True, help="Output format."),
+        click.option("--max-pixels", type=int, default=Config.max_pixels, show_default=True,
+                     help="Refuse images with more pixels than this (decompression bombs)."),
+        click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
+                     help="Keep the ICC colour profile (it carries no personal data)."),
+        click.option("--metadata-only", is_flag=True,
+                     help="Do not look for faces; only strip metadata (losslessly where possible)."),
+        click.option("--workers", type=click.IntRange(min=1), default=None,
+                     help="Worker processes [default: number of cores]."),
+        click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Append a hash-chained record per file to this audit log (JSON Lines)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _config(params: dict) -> Config:
+    """The Config that the processing options ask for (UsageError on bad values)."""
+    names = ("mode", "mask", "mask_scale", "threshold", "output_format", "max_pixels",
+             "keep_icc", "metadata_only")
+    return Config(**{name: params[name] for name in names})
+
+
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", "output_root", required=True, type=click.Path(path_type=Path),
               help="Folder for the clean copies (same relative paths); must not be inside INPUT.")
-@click.option("--mode", type=_choices(Mode), default=Mode.BLUR.value, show_default=True,
-              help="How faces are hidden.")
-@click.option("--mask", type=_choices(MaskShape), default=MaskShape.ELLIPSE.value,
-              show_default=True, help="Shape of the hidden region.")
-@click.option("--mask-scale", type=float, default=Config.mask_scale, show_default=True,
-              help="Growth of each detected face box before masking.")
-@click.option("--threshold", type=float, default=Config.threshold, show_default=True,
-              help="Detector score above which a face is hidden (lower hides more).")
-@click.option("--format", "output_format", type=_choices(OutputFormat),
-              default=OutputFormat.SAME.value, show_default=True, help="Output format.")
-@click.option("--max-pixels", type=int, default=Config.max_pixels, show_default=True,
-              help="Refuse images with more pixels than this (decompression bombs).")
-@click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
-              help="Keep the ICC colour profile (it carries no personal data).")
-@click.option("--metadata-only", is_flag=True,
-              help="Do not look for faces; only strip metadata (losslessly where possible).")
+@processing_options
 @click.option("--rename", type=_choices(Rename), default=Rename.KEEP.value, show_default=True,
               help="Output names: as the input, the input's SHA-256, or a random UUID.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON object per input file to this JSON Lines file.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: number of cores].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(input_path: Path, output_root: Path, mode: str, mask: str, mask_scale: float,
-        threshold: float, output_format: str, max_pixels: int, keep_icc: bool,
-        metadata_only: bool, rename: str, overwrite: bool, report_path: Path | None,
-        workers: int | None, quiet: bool) -> None:
+def run(input_path: Path, output_root: Path, rename: str, overwrite: bool,
+        report_path: Path | None, quiet: bool, **params) -> None:
     """Clean every image under INPUT (a folder or one file) into OUTPUT."""
     try:
-        config = Config(mode=mode, mask=mask, mask_scale=mask_scale, threshold=threshold,
-                        output_format=output_format, max_pixels=max_pixels, keep_icc=keep_icc,
-                        metadata_only=metadata_only)
+        config = _config(params)
         jobs = plan_jobs(input_path, output_root, config, Rename(rename))
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
     remove_stale_temporaries(output_root)
-    workers = workers or _cpu_count()
+    workers = params["workers"] or _cpu_count()
     sys.exit(_run_jobs(jobs, workers=workers, overwrite=overwrite, report_path=report_path,
-                       quiet=quiet))
+                       audit_path=params["audit_path"], quiet=quiet))
 
 
 def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Path | None,
-              quiet: bool) -> int:
+              audit_path: Path | None, quiet: bool) -> int:
     from tqdm import tqdm
 
     show_bar = not quiet and sys.stderr.isatty()
@@ -84,11 +102,14 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
                dynamic_ncols=True)
     counts = {"faces": 0, "errors": 0}
     report = _open_report(report_path) if report_path else None
+    audit = AuditLog(audit_path) if audit_path else None
 
     def on_record(record: dict) -> None:
         if report is not None:
             report.write(json.dumps(record) + "\n")
             report.flush()
+        if audit is not None:
+            audit.append(audit_fields(record))
         if record["status"] == "error":
             counts["errors"] += 1
             _say(f"faceguard: error: {record['input']}: {record['error']}", bar)
@@ -107,6 +128,8 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
         signal.signal(signal.SIGTERM, previous)
         if report is not None:
             report.close()
+        if audit is not None:
+            audit.close()
     bar.close()
     click.echo(summary.line(), err=True)
     return summary.exit_code
@@ -224,3 +247,92 @@ def verify(output_root: Path, input_root: Path | None, faces: bool, threshold: f
                 click.echo(f"{finding.file}: {finding.kind}: {finding.detail}{box}")
     click.echo(f"faceguard verify: {files} files checked, {problems} with findings", err=True)
     sys.exit(1 if problems else 0)
+
+
+@main.group()
+def audit() -> None:
+    """Work with audit logs written by --audit."""
+
+
+@audit.command("verify")
+@click.argument("log_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def audit_verify(log_path: Path) -> None:
+    """Check the hash chain of an audit log; name the first bad record (exit 1)."""
+    check = verify_chain(log_path)
+    if check.ok:
+        click.echo(f"{log_path}: {check.records} records, chain intact")
+        sys.exit(0)
+    click.echo(f"{log_path}: record {check.first_bad}: {check.reason}")
+    sys.exit(1)
+
+
+class _JsonLines(logging.Formatter):
+    """Structured log lines: one JSON object per event, on stderr."""
+
+    _SKIP = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+                 "level": record.levelname.lower(), "msg": record.getMessage()}
+        entry.update({k: v for k, v in vars(record).items() if k not in self._SKIP})
+        return json.dumps(entry, default=str)
+
+
+@main.command()
+@click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", "outbox", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the clean copies (same relative paths).")
+@processing_options
+@click.option("--done", "done_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Move each original here once its clean copy is written.")
+@click.option("--delete-originals", is_flag=True,
+              help="Delete each original once its clean copy is written.")
+@click.option("--quarantine", "quarantine_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where inputs that cannot be cleaned go, with a .error.txt [default: "
+                   "INBOX/.faceguard/quarantine].")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Journal and status file [default: INBOX/.faceguard].")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=None,
+              help="Poll every SECONDS instead of inotify events (network file systems).")
+@click.option("--settle", type=click.FloatRange(min=0.0), default=1.0, show_default=True,
+              help="Seconds a file must stay unchanged (after its last close) before it is taken.")
+@click.option("--once", is_flag=True, help="Process what is there now, then exit (for cron).")
+@click.option("--status", "show_status", is_flag=True,
+              help="Print the running watcher's status (counts, last error, last activity).")
+def watch(inbox: Path, outbox: Path | None, done_dir: Path | None, delete_originals: bool,
+          quarantine_dir: Path | None, state_dir: Path | None, poll: float | None,
+          settle: float, once: bool, show_status: bool, **params) -> None:
+    """Clean images as they arrive in INBOX (exactly once, crash-safe)."""
+    from .daemon import Watcher, WatchOptions, read_status
+
+    if show_status:
+        try:
+            click.echo(json.dumps(read_status(state_dir or inbox / ".faceguard"), indent=1))
+        except OSError as exc:
+            raise click.UsageError(f"no status file for {inbox}: {exc.strerror or exc}") from exc
+        sys.exit(0)
+    if outbox is None:
+        raise click.UsageError("-o/--output is required")
+    if done_dir is not None and delete_originals:
+        raise click.UsageError("--done and --delete-originals exclude each other")
+    inbox.mkdir(parents=True, exist_ok=True)
+    for name, folder in (("output", outbox), ("done", done_dir)):
+        if folder is not None and (folder.resolve() == inbox.resolve()
+                                   or inbox.resolve() in folder.resolve().parents):
+            raise click.UsageError(f"the {name} folder {folder} is inside the inbox {inbox}")
+    try:
+        config = _config(params)
+    except UsageError as exc:
+        raise click.UsageError(str(exc)) from exc
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonLines())
+    logging.getLogger("faceguard").addHandler(handler)
+    logging.getLogger("faceguard").setLevel(logging.INFO)
+    options = WatchOptions(inbox=inbox, outbox=outbox, config=config, done=done_dir,
+                           delete_originals=delete_originals, quarantine=quarantine_dir,
+                           state=state_dir, poll=poll, settle=settle, once=once,
+                           workers=params["workers"] or _cpu_count(), audit=params["audit_path"])
+    watcher = Watcher(options)
+    signal.signal(signal.SIGTERM, watcher.stop)
+    signal.signal(signal.SIGINT, watcher.stop)
+    sys.exit(watcher.run())

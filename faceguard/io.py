@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, JpegImagePlugin
+from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import DecodeError, RefusedImage, WriteError
 from .metadata import ALLOWED_IN_OUTPUT, found_metadata
@@ -102,6 +102,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     register_plugins()
     try:
         im = Image.open(stdio.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise DecodeError("not an image in any supported format") from exc
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for unreadable files
         raise DecodeError(f"not a readable image ({_reason(exc)})") from exc
     if im.format not in _SAME_FORMAT:

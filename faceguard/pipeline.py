@@ -1,6 +1,7 @@
 """One image in, one Result out: detect faces, hide them, write a clean copy."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -84,6 +85,8 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     if data is None:
         data = _encode(result.image, decoded, fmt, config)
     io.write_atomic(dst, data)
+    result.input_sha256 = hashlib.sha256(decoded.source).hexdigest()
+    result.output_sha256 = hashlib.sha256(data).hexdigest()
     icc_kept = config.keep_icc and (decoded.icc_profile is not None or result.lossless)
     result.metadata_removed = [m for m in decoded.metadata_found
                                if not (m == "icc_profile" and icc_kept)]

@@ -63,3 +63,5 @@ class Result:
     metadata_removed: list[str] = field(default_factory=list)
     output: str | None = None
     lossless: bool = False
+    input_sha256: str | None = None
+    output_sha256: str | None = None

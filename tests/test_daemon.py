@@ -1,0 +1,247 @@
+"""The watched folder with real files, real inotify/polling events and real processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from faceguard.audit import AuditLog, verify_chain
+from faceguard.cli import main
+
+from .helpers import rng_image
+
+JUDGE = Path(__file__).resolve().parents[2] / "shared" / "eval" / "metadata_leaks.py"
+
+
+def photo_bytes(seed: int, size: int = 40) -> bytes:
+    """A small JPEG carrying EXIF with a GPS position, as a phone upload would."""
+    import io as stdio
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 29.9)
+    buffer = stdio.BytesIO()
+    Image.fromarray(rng_image(seed, size, size)).save(buffer, "JPEG", quality=90, exif=exif)
+    return buffer.getvalue()
+
+
+class Daemon:
+    """`faceguard watch` as a real process in its own session (so it can be killed whole)."""
+
+    def __init__(self, tmp: Path, *extra: str) -> None:
+        self.inbox, self.outbox = tmp / "in", tmp / "out"
+        self.done, self.quarantine = tmp / "done", tmp / "quarantine"
+        self.inbox.mkdir(exist_ok=True)
+        self.log = open(tmp / "daemon.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "faceguard", "watch", str(self.inbox), "-o", str(self.outbox),
+             "--done", str(self.done), "--quarantine", str(self.quarantine), *extra],
+            stdout=self.log, stderr=self.log, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def outputs(self) -> list[Path]:
+        return sorted(p for p in self.outbox.rglob("*") if p.is_file()) if self.outbox.exists() else []
+
+    def wait_for(self, condition, timeout: float = 120.0) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if condition():
+                return
+            assert self.proc.poll() is None, f"daemon exited early: {self.proc.returncode}"
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for the daemon")
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig) if sig == signal.SIGKILL else self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=120)
+        self.log.close()
+        return code
+
+
+def test_a_file_written_slowly_in_chunks_is_taken_once_and_whole(tmp_path):
+    daemon = Daemon(tmp_path, "--workers", "1", "--settle", "0.5")
+    try:
+        data = photo_bytes(1, 200)
+        with open(daemon.inbox / "slow.jpg", "wb") as fh:
+            for i in range(10):  # 10 chunks over 2 s, the file held open
+                fh.write(data[i * len(data) // 10:(i + 1) * len(data) // 10])
+                fh.flush()
+                time.sleep(0.2)
+        daemon.wait_for(lambda: (daemon.done / "slow.jpg").exists())
+        time.sleep(1.0)  # nothing more may arrive
+        assert [p.name for p in daemon.outputs()] == ["slow.jpg"]
+        assert Image.open(daemon.outbox / "slow.jpg").size == (200, 200)
+        assert not list(daemon.quarantine.rglob("*.jpg"))
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_temporary_names_wait_until_renamed(tmp_path):
+    daemon = Daemon(tmp_path, "--workers", "1", "--settle", "0.2")
+    try:
+        for name in ("upload.jpg.part", "upload.jpg.tmp", ".upload.jpg", "upload.jpg~"):
+            (daemon.inbox / name).write_bytes(photo_bytes(2))
+        time.sleep(2.0)
+        assert daemon.outputs() == []
+        os.rename(daemon.inbox / "upload.jpg.part", daemon.inbox / "upload.jpg")
+        daemon.wait_for(lambda: len(daemon.outputs()) == 1)
+        assert daemon.outputs()[0].name == "upload.jpg"
+    finally:
+        assert daemon.stop(signal.SIGINT) == 0
+
+
+def test_a_burst_of_500_files_arrives_exactly_once(tmp_path):
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for i in range(500):
+        (staging / f"{i:04d}.jpg").write_bytes(photo_bytes(i, 32))
+    daemon = Daemon(tmp_path, "--workers", "2", "--settle", "0.3")
+    try:
+        time.sleep(1.0)
+        for path in staging.iterdir():
+            os.rename(path, daemon.inbox / path.name)  # a burst of complete files
+        daemon.wait_for(lambda: len(list(daemon.done.glob("*.jpg"))) == 500, timeout=300)
+        names = [p.name for p in daemon.outputs()]
+        assert len(names) == 500 and len(set(names)) == 500
+        assert not [p for p in daemon.inbox.iterdir() if p.is_file()]
+    finally:
+        assert daemon.stop() == 0
+    status = json.loads((daemon.inbox / ".faceguard" / "status.json").read_text())
+    assert status["counts"]["ok"] == 500 and status["counts"]["errors"] == 0
+
+
+def test_kill_9_during_a_burst_loses_nothing_and_duplicates_nothing(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    inputs = {}
+    for i in range(150):
+        name = f"{i:03d}.jpg"
+        inputs[name] = b"not an image" if i % 25 == 7 else photo_bytes(i, 48)
+        (inbox / name).write_bytes(inputs[name])
+    for stop_after in (10, 50, 100):
+        daemon = Daemon(tmp_path, "--workers", "2", "--settle", "0.1")
+        daemon.wait_for(lambda d=daemon, n=stop_after: len(d.outputs()) >= n, timeout=300)
+        daemon.stop(signal.SIGKILL)  # the whole process group, mid-burst
+    final = Daemon(tmp_path, "--workers", "2", "--settle", "0.1", "--once")
+    assert final.proc.wait(timeout=300) == 0
+    final.stop()
+    outputs = {p.name for p in final.outputs()}
+    quarantined = {p.name for p in final.quarantine.rglob("*.jpg")}
+    done = {p.name for p in final.done.rglob("*.jpg")}
+    broken = {name for name, data in inputs.items() if data == b"not an image"}
+    assert quarantined == broken
+    assert outputs == set(inputs) - broken and len(final.outputs()) == len(outputs)
+    assert done == outputs
+    assert not [p for p in inbox.iterdir() if p.is_file()]
+    assert not [p for p in final.outbox.rglob(".*")]
+    for name in broken:
+        assert (final.quarantine / f"{name}.error.txt").read_text().startswith(name)
+    for path in final.outputs():
+        Image.open(path).load()
+    proc = subprocess.run([sys.executable, str(JUDGE), str(final.outbox)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+
+
+def test_polling_mode_for_network_file_systems(tmp_path):
+    daemon = Daemon(tmp_path, "--workers", "1", "--poll", "0.2", "--settle", "0.5")
+    try:
+        time.sleep(1.0)
+        (daemon.inbox / "sub").mkdir()
+        (daemon.inbox / "sub" / "a.jpg").write_bytes(photo_bytes(3))
+        daemon.wait_for(lambda: (daemon.outbox / "sub" / "a.jpg").exists())
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_files_waiting_at_start_and_status(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for i in range(3):
+        (inbox / f"{i}.jpg").write_bytes(photo_bytes(i))
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(tmp_path / "out"), "--once",
+                                       "--workers", "1", "--delete-originals"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert not [p for p in inbox.iterdir() if p.is_file()]
+    events = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [e["event"] for e in events].count("ok") == 3
+    status = CliRunner().invoke(main, ["watch", str(inbox), "--status"], catch_exceptions=False)
+    assert json.loads(status.stdout)["counts"]["ok"] == 3
+
+
+def test_originals_left_in_place_are_not_processed_twice(tmp_path):
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a.jpg").write_bytes(photo_bytes(4))
+    runner = CliRunner()
+    args = ["watch", str(inbox), "-o", str(out), "--once", "--workers", "1"]
+    runner.invoke(main, args, catch_exceptions=False)
+    stamp = (out / "a.jpg").stat().st_mtime_ns
+    second = runner.invoke(main, args, catch_exceptions=False)
+    assert '"event": "ok"' not in second.stderr
+    assert (out / "a.jpg").stat().st_mtime_ns == stamp and (inbox / "a.jpg").exists()
+
+
+def _audit(tmp_path: Path, count: int = 5) -> Path:
+    path = tmp_path / "audit.log"
+    with AuditLog(path) as log:
+        for i in range(count):
+            log.append({"input": f"{i}.jpg", "input_sha256": f"{i:064x}", "faces": i})
+    return path
+
+
+def test_audit_chain_detects_edits_deletions_and_reordering(tmp_path):
+    path = _audit(tmp_path)
+    assert verify_chain(path).ok and verify_chain(path).records == 5
+    lines = path.read_text().splitlines()
+    cases = {
+        "edited": lines[:2] + [lines[2].replace('"faces": 2', '"faces": 0')] + lines[3:],
+        "deleted": lines[:2] + lines[3:],
+        "reordered": lines[:1] + [lines[2], lines[1]] + lines[3:],
+    }
+    for name, changed in cases.items():
+        path.write_text("\n".join(changed) + "\n")
+        check = verify_chain(path)
+        assert check.first_bad == (3 if name != "reordered" else 2), name
+        result = CliRunner().invoke(main, ["audit", "verify", str(path)], catch_exceptions=False)
+        assert result.exit_code == 1 and f"record {check.first_bad}" in result.stdout
+
+
+def test_audit_log_from_a_run_has_hashes_and_no_pixels(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(photo_bytes(5))
+    log = tmp_path / "audit.log"
+    runner = CliRunner()
+    for _ in range(2):  # appending across runs keeps one chain
+        runner.invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--audit", str(log),
+                             "--workers", "1", "--overwrite"], catch_exceptions=False)
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 2 and records[1]["prev"] == records[0]["hash"]
+    import hashlib
+    assert records[0]["input_sha256"] == hashlib.sha256((src / "a.jpg").read_bytes()).hexdigest()
+    assert records[0]["output_sha256"] == hashlib.sha256(
+        (tmp_path / "out" / "a.jpg").read_bytes()).hexdigest()
+    assert set(records[0]) == {"time", "input", "input_sha256", "output", "output_sha256",
+                               "status", "error", "faces", "metadata_removed", "prev", "hash"}
+    ok = runner.invoke(main, ["audit", "verify", str(log)], catch_exceptions=False)
+    assert ok.exit_code == 0 and "2 records, chain intact" in ok.stdout
+
+
+@pytest.mark.parametrize("bad", [["--done", "{in}/done"], ["--done", "x", "--delete-originals"]])
+def test_watch_usage_errors(tmp_path, bad):
+    inbox = tmp_path / "in"
+    args = [a.replace("{in}", str(inbox)) for a in bad]
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2
