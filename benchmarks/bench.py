@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +23,7 @@ import numpy as np
 
 from faceguard import Config, io
 from faceguard.batch import plan_jobs, run_batch
+from faceguard.config import Preset
 
 
 def prepare_inputs(shared: Path, folder: Path, generated: int) -> list[Path]:
@@ -60,6 +63,21 @@ def pipeline_rate(folder: Path, out: Path, config: Config, workers: int) -> tupl
     return len(jobs) / summary.seconds, summary.faces
 
 
+def deface_rate(folder: Path, out: Path) -> None:
+    """deface 1.5 at its defaults, one process over the same photos, if it is installed."""
+    deface = shutil.which("deface")
+    if deface is None:
+        print("  deface: not installed (pip install deface==1.5.0 to compare)")
+        return
+    files = sorted(folder.iterdir())
+    started = time.perf_counter()
+    for path in files:
+        subprocess.run([deface, str(path), "-o", str(out / f"deface_{path.name}")],
+                       capture_output=True, check=False)
+    rate = len(files) / (time.perf_counter() - started)
+    print(f"  deface 1.5 (defaults)        {rate:6.2f} images/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
@@ -75,10 +93,13 @@ def main() -> None:
         print(f"bench: {len(files)} photos, mean {megapixels:.1f} MP, {cores} cores")
         floor = floor_rate(files, config)
         print(f"  (a) decode+encode floor      {floor:6.2f} images/s")
-        for label, workers in (("(b) pipeline, 1 worker", 1), (f"(c) pipeline, {cores} workers", cores)):
-            rate, faces = pipeline_rate(folder, out, config, workers)
-            print(f"  {label:<28} {rate:6.2f} images/s   ratio to floor {rate / floor:5.3f}"
-                  f"   ({faces} faces)")
+        for preset in Preset:
+            config = Config(preset=preset)
+            for label, workers in (("(b) 1 worker", 1), (f"(c) {cores} workers", cores)):
+                rate, faces = pipeline_rate(folder, out, config, workers)
+                print(f"  {preset.value:<9}{label:<19} {rate:6.2f} images/s   ratio to floor "
+                      f"{rate / floor:5.3f}   ({faces} faces)")
+        deface_rate(folder, out)
 
 
 if __name__ == "__main__":

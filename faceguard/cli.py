@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .audit import AuditLog, audit_fields, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
-from .config import Config, Mode, OutputFormat, Rename
+from .config import Config, Mode, OutputFormat, Preset, Rename
 from .core.masks import MaskShape
 from .errors import UsageError
 
@@ -43,6 +43,8 @@ def processing_options(command):
                      help="Growth of each detected face box before masking."),
         click.option("--threshold", type=float, default=Config.threshold, show_default=True,
                      help="Detector score above which a face is hidden (lower hides more)."),
+        click.option("--preset", type=_choices(Preset), default=Preset.BALANCED.value,
+                     show_default=True, help="Detection effort: fast, balanced or thorough."),
         click.option("--format", "output_format", type=_choices(OutputFormat),
                      default=OutputFormat.SAME.value, show_default=True, help="Output format."),
         click.option("--max-pixels", type=int, default=Config.max_pixels, show_default=True,
@@ -63,7 +65,7 @@ def processing_options(command):
 
 def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
-    names = ("mode", "mask", "mask_scale", "threshold", "output_format", "max_pixels",
+    names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
              "keep_icc", "metadata_only")
     return Config(**{name: params[name] for name in names})
 
@@ -192,7 +194,7 @@ def _faces_in(path: Path) -> list[dict]:
     from .detect.faces import detect_faces
 
     image = io.read_image(path, max_pixels=Config().max_pixels).image
-    boxes, scores = detect_faces(image, threshold=Config().threshold)
+    boxes, scores = detect_faces(image, **Config().detection)
     return [{"box": [round(float(v), 1) for v in b], "score": round(float(s), 3)}
             for b, s in zip(boxes, scores)]
 

@@ -31,7 +31,7 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
         raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got shape {image.shape} "
                          f"and dtype {image.dtype}")
     try:
-        boxes, scores = detect_faces(image, threshold=config.threshold)
+        boxes, scores = detect_faces(image, **config.detection)
     except FaceguardError:
         raise
     except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output

@@ -92,7 +92,7 @@ def unchanged_faces(source: Path, output: Path, config: Config | None = None) ->
     height = min(before.shape[0], after.shape[0])
     width = min(before.shape[1], after.shape[1])
     before, after = before[:height, :width], after[:height, :width]
-    boxes, _ = detect_faces(before, threshold=config.threshold)
+    boxes, _ = detect_faces(before, **config.detection)
     grey_before, grey_after = _highpass(before), _highpass(after)
     findings = []
     for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height)):

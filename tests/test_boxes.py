@@ -71,8 +71,10 @@ def test_nms_returns_a_subset_without_strong_overlaps(b, threshold):
 @given(boxes(), st.floats(0.2, 0.8))
 def test_fusion_covers_every_input_box_cluster(b, threshold):
     scores = np.linspace(1, 0.1, len(b)).astype(np.float32)
-    fused, fused_scores = weighted_fusion(b, scores, threshold)
-    assert fused.shape[1] == 4 and len(fused) == len(fused_scores) <= len(b)
+    sources = np.arange(len(b)) % 3
+    fused, fused_scores, support = weighted_fusion(b, scores, threshold, sources)
+    assert fused.shape[1] == 4 and len(fused) == len(fused_scores) == len(support) <= len(b)
+    assert ((support >= 1) & (support <= 3)).all()
     if len(b):
         assert fused_scores.max() == scores.max()
 
@@ -89,5 +91,5 @@ def test_scaling_keeps_the_centre_and_scales_the_sides(b, factor):
 def test_empty_inputs_have_well_formed_shapes():
     assert as_boxes([]).shape == (0, 4)
     assert nms(as_boxes([]), np.zeros(0), 0.5).shape == (0,)
-    fused, scores = weighted_fusion(as_boxes([]), np.zeros(0), 0.5)
-    assert fused.shape == (0, 4) and scores.shape == (0,)
+    fused, scores, support = weighted_fusion(as_boxes([]), np.zeros(0), 0.5)
+    assert fused.shape == (0, 4) and scores.shape == (0,) and support.shape == (0,)

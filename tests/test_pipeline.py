@@ -91,7 +91,7 @@ def test_process_file_fails_closed_when_detection_fails(tmp_path, monkeypatch):
     src = tmp_path / "a.png"
     cv2.imwrite(str(src), rng_image(2))
 
-    def broken_detector(image, *, threshold):
+    def broken_detector(image, **options):
         raise RuntimeError("simulated detector crash")
 
     monkeypatch.setattr("faceguard.pipeline.detect_faces", broken_detector)

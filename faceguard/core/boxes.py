@@ -80,25 +80,31 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return np.asarray(keep, np.int64)
 
 
-def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
+                    sources: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fuse overlapping boxes (from several passes) into their score-weighted average.
 
     Clusters are formed greedily around the best remaining box (IoU >= ``iou_threshold``);
     each cluster becomes one box, the score-weighted mean of its members, with the
-    cluster's highest score. Returns (boxes (M, 4) float32, scores (M,) float32).
+    cluster's highest score. ``sources`` (N,) ints say which pass found each box.
+    Returns (boxes (M, 4) float32, scores (M,) float32, support (M,) int: how many
+    distinct sources agree on each cluster).
     """
     boxes = as_boxes(boxes)
     scores = np.asarray(scores, np.float32)
+    sources = np.zeros(len(boxes), np.int64) if sources is None else np.asarray(sources)
     order = np.argsort(-scores, kind="stable")
-    fused_boxes, fused_scores = [], []
+    fused_boxes, fused_scores, support = [], [], []
     while order.size:
         overlap = iou_matrix(boxes[order[:1]], boxes[order])[0]
         members = order[overlap >= iou_threshold]
         weights = scores[members][:, None]
         fused_boxes.append((boxes[members] * weights).sum(0) / max(float(weights.sum()), 1e-12))
         fused_scores.append(scores[members].max())
+        support.append(len(np.unique(sources[members])))
         order = order[overlap < iou_threshold]
     if not fused_boxes:
-        return EMPTY_BOXES.copy(), np.zeros(0, np.float32)
-    return np.asarray(fused_boxes, np.float32), np.asarray(fused_scores, np.float32)
+        return EMPTY_BOXES.copy(), np.zeros(0, np.float32), np.zeros(0, np.int64)
+    return (np.asarray(fused_boxes, np.float32), np.asarray(fused_scores, np.float32),
+            np.asarray(support, np.int64))

@@ -12,6 +12,9 @@ BASE_SIDE = 1024
 DETAIL_SIDE = 2048
 MAX_UPSCALE = 2.0
 FUSION_IOU = 0.4
+# The two-pass rule for weak faces applies to faces up to this size (pixels): small faces
+# score low; a large weak box is more often a painting or the back of a head.
+LOW_MAX_SIDE = 64
 # More cells than this fraction above threshold means the network output is garbage.
 _IMPLAUSIBLE_FRACTION = 0.2
 
@@ -39,10 +42,17 @@ def pass_scales(width: int, height: int) -> list[float]:
     return [base, detail] if detail > base * 1.3 else [base]
 
 
-def detect_faces(image: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
+                 flip: bool = False, detail: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
+    threshold : a face scoring this much in any pass is kept.
+    low_threshold : a face scoring less, but at least this, is kept when two passes (two
+        scales, or the image and its mirror) agree on it: the second look that lets weak
+        faces through without letting single-pass noise through.
+    flip : also run every pass on the mirrored image.
+    detail : run the enlarged detail pass (small faces); False runs the base pass only.
     Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
     scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
     """
@@ -50,16 +60,32 @@ def detect_faces(image: np.ndarray, *, threshold: float) -> tuple[np.ndarray, np
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     net = _network()
-    all_boxes, all_scores = [EMPTY_BOXES], [np.zeros(0, np.float32)]
-    for scale in pass_scales(width, height):
-        boxes, scores = net.detect(image, scale=scale, threshold=threshold)
-        grid_cells = max(1.0, (width * scale / 4) * (height * scale / 4))
-        if len(scores) > _IMPLAUSIBLE_FRACTION * grid_cells and len(scores) > 50:
-            raise DetectionError(f"detector output is implausible ({len(scores)} face cells "
-                                 f"at scale {scale:.2f}); refusing to trust it")
-        all_boxes.append(boxes)
-        all_scores.append(scores)
-    boxes, scores = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores), FUSION_IOU)
+    floor = threshold if low_threshold is None else min(low_threshold, threshold)
+    all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
+    views = [(image, False)] + ([(np.ascontiguousarray(image[:, ::-1]), True)] if flip else [])
+    for view, mirrored in views:
+        for scale in pass_scales(width, height)[:None if detail else 1]:
+            boxes, scores = net.detect(view, scale=scale, threshold=floor)
+            _check_plausible(scores, width, height, scale)
+            if mirrored:
+                boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
+                    + np.array([width, 0, width, 0], np.float32)
+            all_boxes.append(boxes)
+            all_scores.append(scores)
+            all_sources.append(np.full(len(scores), len(all_sources)))
+    boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
+                                             FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    small = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= LOW_MAX_SIDE
+    keep &= (scores >= threshold) | ((support >= 2) & small)
     return boxes[keep], scores[keep]
+
+
+def _check_plausible(scores: np.ndarray, width: int, height: int, scale: float) -> None:
+    """Fail closed on garbage network output (every cell 'a face')."""
+    grid_cells = max(1.0, (width * scale / 4) * (height * scale / 4))
+    confident = int((scores >= 0.5).sum())
+    if confident > _IMPLAUSIBLE_FRACTION * grid_cells and confident > 50:
+        raise DetectionError(f"detector output is implausible ({confident} face cells "
+                             f"at scale {scale:.2f}); refusing to trust it")
