@@ -12,8 +12,12 @@ from click.testing import CliRunner
 
 from faceguard.cli import main
 
-# Every 1024-px photo plus every third 416-px photo: about 50 images, 400 faces.
-MIN_RECALL = 0.85
+# Every 1024-px photo plus every third 416-px photo: 52 images, 471 scored faces.
+# Measured with the balanced preset on 2026-11-29: 0.896 overall (0.872 / 0.930 / 1.000 /
+# 1.000 by size), 0.36% over-redaction. The floors sit a little below, so a real regression
+# fails and noise does not.
+MIN_RECALL = 0.88
+MIN_RECALL_BY_SIZE = {"16-32": 0.85, "32-64": 0.90, "64-128": 0.95}
 MAX_OVER_REDACTION = 0.5  # percent
 
 
@@ -40,6 +44,9 @@ def test_recall_on_a_fixed_subset_stays_above_target(shared_data, tmp_path):
     over = float(re.search(r"over-redaction ([0-9.]+)%", text).group(1))
     outside = int(re.search(r"outside every reported face region: (\d+)", text).group(1))
     assert recall >= MIN_RECALL, text
+    for bucket, floor in MIN_RECALL_BY_SIZE.items():
+        value = float(re.search(rf"{bucket}\s+\d+\s+\d+\s+([0-9.]+)", text).group(1))
+        assert value >= floor, f"{bucket}: {value} < {floor}\n{text}"
     assert over <= MAX_OVER_REDACTION, text
     assert outside == 0, text
     assert "missing outputs 0" in text
