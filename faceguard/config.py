@@ -33,11 +33,12 @@ class Preset(str, enum.Enum):
     THOROUGH = "thorough"
 
 
-# preset -> (detail pass, low threshold, mirrored passes); see README for measured numbers
+# preset -> (detail pass, low threshold, mirrored passes, full-resolution tiles);
+# see README for measured numbers
 PRESETS = {
-    Preset.FAST: (False, None, False),
-    Preset.BALANCED: (True, 0.15, False),
-    Preset.THOROUGH: (True, 0.1, True),
+    Preset.FAST: (False, None, False, False),
+    Preset.BALANCED: (True, 0.15, False, False),
+    Preset.THOROUGH: (True, 0.1, True, True),
 }
 
 
@@ -56,7 +57,7 @@ class Config:
     threshold : detector score above which a face is hidden (lower = fewer misses).
     preset : fast (one pass over the image at up to 1024 px), balanced (plus an enlarged
         detail pass, and weak faces down to 0.15 kept when two passes agree), thorough (plus
-        mirrored passes, weak faces down to 0.1).
+        mirrored passes, weak faces down to 0.1, and full-resolution tiles on large photos).
     mode : blur, pixelate or fill.
     mask : ellipse (default) or box; the mask covers the detection grown by ``mask_scale``.
     mask_scale : growth of each detected box (about its centre) before masking.
@@ -91,9 +92,9 @@ class Config:
     @property
     def detection(self) -> dict:
         """Keyword arguments for detect.faces.detect_faces."""
-        detail, low, flip = PRESETS[self.preset]
+        detail, low, flip, tiled = PRESETS[self.preset]
         return {"threshold": self.threshold, "low_threshold": low, "flip": flip,
-                "detail": detail}
+                "detail": detail, "tiled": tiled}
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -12,6 +12,7 @@ BASE_SIDE = 1024
 DETAIL_SIDE = 2048
 MAX_UPSCALE = 2.0
 FUSION_IOU = 0.4
+TILE, TILE_OVERLAP = 1536, 256
 # The two-pass rule for weak faces applies to faces up to this size (pixels): small faces
 # score low; a large weak box is more often a painting or the back of a head.
 LOW_MAX_SIDE = 64
@@ -42,8 +43,39 @@ def pass_scales(width: int, height: int) -> list[float]:
     return [base, detail] if detail > base * 1.3 else [base]
 
 
+def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping (x0, y0, x1, y1) tiles of at most TILE px covering the image.
+
+    Neighbours overlap by TILE_OVERLAP px, so any face smaller than that lies whole in
+    at least one tile.
+    """
+    def starts(length: int) -> list[int]:
+        if length <= TILE:
+            return [0]
+        count = int(np.ceil((length - TILE_OVERLAP) / (TILE - TILE_OVERLAP)))
+        return [round(i * (length - TILE) / (count - 1)) for i in range(count)]
+
+    return [(x, y, min(x + TILE, width), min(y + TILE, height))
+            for y in starts(height) for x in starts(width)]
+
+
+def _tiled_pass(net: CenterFace, image: np.ndarray, threshold: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The network at full resolution, tile by tile (memory stays bounded)."""
+    height, width = image.shape[:2]
+    found_boxes, found_scores = [EMPTY_BOXES], [np.zeros(0, np.float32)]
+    for x0, y0, x1, y1 in tiles(width, height):
+        boxes, scores = net.detect(np.ascontiguousarray(image[y0:y1, x0:x1]), scale=1.0,
+                                   threshold=threshold)
+        _check_plausible(scores, x1 - x0, y1 - y0, 1.0)
+        found_boxes.append(boxes + np.array([x0, y0, x0, y0], np.float32))
+        found_scores.append(scores)
+    return np.concatenate(found_boxes), np.concatenate(found_scores)
+
+
 def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
-                 flip: bool = False, detail: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                 flip: bool = False, detail: bool = True, tiled: bool = False
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -53,6 +85,8 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         faces through without letting single-pass noise through.
     flip : also run every pass on the mirrored image.
     detail : run the enlarged detail pass (small faces); False runs the base pass only.
+    tiled : on images larger than the detail pass sees them, also run a full-resolution
+        pass in overlapping tiles (a 20-px face in a 12-MP photo).
     Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
     scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
     """
@@ -73,6 +107,11 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
             all_boxes.append(boxes)
             all_scores.append(scores)
             all_sources.append(np.full(len(scores), len(all_sources)))
+    if tiled and detail and pass_scales(width, height)[-1] < 1.0 / 1.3:
+        boxes, scores = _tiled_pass(net, image, floor)
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+        all_sources.append(np.full(len(scores), len(all_sources)))
     boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
                                              FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)

@@ -1,0 +1,77 @@
+"""Detection passes: scales, tiles, presets, and the guard against garbage network output."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from faceguard import Config
+from faceguard.core.boxes import iou_matrix
+from faceguard.detect import faces
+from faceguard.detect.faces import detect_faces, pass_scales, tiles
+from faceguard.errors import DetectionError
+
+GROUP_PHOTO = "faces/wider_val/0_Parade_marchingband_1_20.jpg"
+
+
+def test_pass_scales_enlarge_small_images_and_shrink_large_ones():
+    assert pass_scales(416, 416) == [1.0, 2.0]
+    assert pass_scales(1024, 768) == [1.0, 2.0]
+    base, detail = pass_scales(4000, 3000)
+    assert base == pytest.approx(1024 / 4000) and detail == pytest.approx(2048 / 4000)
+
+
+@pytest.mark.parametrize("width, height", [(100, 80), (1536, 1536), (4000, 3000), (6000, 1000)])
+def test_tiles_cover_the_image_with_overlap(width, height):
+    covered = np.zeros((height, width), np.int32)
+    for x0, y0, x1, y1 in tiles(width, height):
+        assert x1 - x0 <= faces.TILE and y1 - y0 <= faces.TILE
+        covered[y0:y1, x0:x1] += 1
+    assert covered.min() >= 1
+    if width > faces.TILE:  # neighbours overlap enough to hold a whole small face
+        row = covered[0]
+        runs = np.diff(np.flatnonzero(np.diff(np.r_[0, (row > 1).astype(int), 0])))[::2]
+        assert runs.min() >= faces.TILE_OVERLAP
+
+
+def test_thorough_finds_20_px_faces_in_a_12_megapixel_photo(shared_data):
+    entry = next(e for e in json.loads((shared_data / "faces_annotations.json").read_text())
+                 if e["image"] == GROUP_PHOTO)
+    scene = cv2.imread(str(shared_data / GROUP_PHOTO))[:, :, ::-1]
+    large = sorted(p for p in (shared_data / "large").rglob("*") if p.is_file())[0]
+    photo = cv2.resize(cv2.imread(str(large))[:, :, ::-1], (4000, 3000))
+    factor, (px, py) = 0.6, (1800, 900)  # the crowd shrunk so its faces are 20-32 px
+    small = cv2.resize(scene, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
+    photo[py:py + small.shape[0], px:px + small.shape[1]] = small
+    truth = np.array([[x * factor + px, y * factor + py, (x + w) * factor + px,
+                       (y + h) * factor + py] for x, y, w, h in entry["boxes"]
+                      if 20 <= max(w, h) * factor], np.float32)
+    assert len(truth) == 6
+    photo = np.ascontiguousarray(photo)
+
+    def found(preset: str) -> int:
+        boxes, _ = detect_faces(photo, **Config(preset=preset).detection)
+        return int((iou_matrix(truth, boxes).max(1) > 0.3).sum()) if len(boxes) else 0
+
+    assert found("thorough") >= 5
+    assert found("thorough") > found("balanced")
+
+
+def test_presets_order_their_effort():
+    fast, balanced, thorough = (Config(preset=p).detection for p in ("fast", "balanced", "thorough"))
+    assert not fast["detail"] and balanced["detail"] and thorough["tiled"] and thorough["flip"]
+
+
+def test_garbage_network_output_fails_closed(monkeypatch):
+    image = np.zeros((64, 64, 3), np.uint8)
+
+    def every_cell_a_face(self, image, *, scale, threshold):
+        n = 400
+        boxes = np.tile(np.array([[0, 0, 10, 10]], np.float32), (n, 1))
+        return boxes, np.full(n, 0.9, np.float32)
+
+    monkeypatch.setattr(faces.CenterFace, "detect", every_cell_a_face)
+    with pytest.raises(DetectionError, match="implausible"):
+        detect_faces(image, threshold=0.25)
