@@ -417,7 +417,7 @@ class Watcher:
             if self.o.delete_originals:
                 src.unlink(missing_ok=True)
             elif self.o.done is not None:
-                _move_unique(src, self.o.done / rel)
+                _move(src, _unique_path(self.o.done / rel))
             else:
                 left_in_place = True
                 self.known_done[src] = _signature(src)
@@ -427,10 +427,11 @@ class Watcher:
             self.status.errors += 1
             self.status.last_error = {"file": rel, "error": record["error"],
                                       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            target = _move_unique(src, self.o.quarantine_dir / rel) if src.exists() else None
-            if target is not None:
+            if src.exists():  # the reason first, then the file: a crash between the two
+                target = _unique_path(self.o.quarantine_dir / rel)  # leaves it in the inbox
                 io.write_atomic(target.with_name(target.name + ".error.txt"),
                                 f"{rel}: {record['error']}\nsha256 {sha}\n".encode())
+                _move(src, target)
             log.warning("quarantined", extra={"event": "error", "file": rel,
                                               "reason": record["error"]})
         self.journal.finish(rel, sha, status=record["status"], left_in_place=left_in_place)
@@ -463,21 +464,26 @@ class Watcher:
             io.write_atomic(self.o.state_dir / "status.json", data)
 
 
-def _move_unique(src: Path, target: Path) -> Path:
-    """Move ``src`` to ``target`` (a new name if taken), durably; returns where it went."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _unique_path(target: Path) -> Path:
+    """``target``, or ``stem-N.suffix`` when a file of that name exists (an .error.txt
+    without its file is what a crash left behind, and is overwritten)."""
     candidate, n = target, 1
     while candidate.exists():
         candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
         n += 1
+    return candidate
+
+
+def _move(src: Path, target: Path) -> None:
+    """Move ``src`` to ``target`` durably (rename, or copy + fsync + remove across devices)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        os.replace(src, candidate)
-    except OSError:  # another file system: copy, fsync, then remove the original
-        shutil.copy2(src, candidate)
-        with open(candidate, "rb") as fh:
+        os.replace(src, target)
+    except OSError:
+        shutil.copy2(src, target)
+        with open(target, "rb") as fh:
             os.fsync(fh.fileno())
         src.unlink()
-    return candidate
 
 
 def _mtime(path: Path) -> float:
