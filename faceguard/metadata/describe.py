@@ -40,6 +40,10 @@ def describe(path: str | Path) -> dict:
     im = Image.open(stdio.BytesIO(data))
     report: dict = {"file": str(path), "format": im.format, "size": list(im.size),
                     "kinds": found_metadata(im, data)}
+    if im.format in ("JPEG", "MPO"):
+        from ..io import estimate_jpeg_quality
+
+        report["jpeg_quality"] = estimate_jpeg_quality(getattr(im, "quantization", None))
     exif_fields = _exif_fields(im)
     camera = {k: v for k, v in exif_fields.items() if k in _CAMERA}
     dates = {k: v for k, v in exif_fields.items() if k in _DATES}
