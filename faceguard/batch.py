@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -50,7 +50,6 @@ class Summary:
     errors: int = 0
     faces: int = 0
     seconds: float = 0.0
-    failed: list[str] = field(default_factory=list)
 
     def add(self, record: dict) -> None:
         status = record["status"]
@@ -61,7 +60,6 @@ class Summary:
             self.skipped += 1
         else:
             self.errors += 1
-            self.failed.append(record["input"])
 
     @property
     def exit_code(self) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -157,8 +158,6 @@ def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def _cpu_count() -> int:
-    import os
-
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:

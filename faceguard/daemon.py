@@ -22,7 +22,7 @@ import queue
 import shutil
 import signal
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -375,8 +375,6 @@ class Watcher:
         if not self.inflight:
             time.sleep(timeout)
             return
-        from concurrent.futures import FIRST_COMPLETED, wait
-
         done, _ = wait(list(self.inflight), timeout=timeout, return_when=FIRST_COMPLETED)
         broken = False
         for future in done:
