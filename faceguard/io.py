@@ -41,7 +41,7 @@ def register_plugins() -> None:
     if not _heif_registered:
         import pillow_heif
 
-        pillow_heif.register_heif_opener(thumbnails=False)
+        pillow_heif.register_heif_opener()  # thumbnails listed, so inspect reports them
         _heif_registered = True
 
 
