@@ -7,7 +7,6 @@ process, and the one that crashes again is reported as an error.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -28,9 +27,6 @@ from .errors import FaceguardError, UsageError
 from .pipeline import process_file
 
 log = logging.getLogger(__name__)
-
-_SUFFIX_BY_FORMAT = io.EXTENSIONS
-
 
 @dataclass(frozen=True)
 class Job:
@@ -91,14 +87,14 @@ def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
     """
     dst = output_root / src.relative_to(input_root)
     if rename is Rename.HASH:
-        dst = dst.with_name(hashlib.sha256(src.read_bytes()).hexdigest()[:32] + src.suffix)
+        dst = dst.with_name(io.file_sha256(src)[:32] + src.suffix)
     elif rename is Rename.UUID:
         dst = dst.with_name(uuid.uuid4().hex + src.suffix)
     suffix = src.suffix.lower()
     if config.output_format is not OutputFormat.SAME:
         wanted = config.output_format.value.upper()
         if io.format_for_suffix(suffix) != wanted:
-            dst = dst.with_suffix(_SUFFIX_BY_FORMAT[wanted])
+            dst = dst.with_suffix(io.EXTENSIONS[wanted])
     elif suffix == ".gif":  # GIF is written as PNG (see io._SAME_FORMAT)
         dst = dst.with_suffix(".png")
     return dst
@@ -157,17 +153,12 @@ def process_job(job: Job) -> dict:
                       pixels="unchanged" if result.lossless else "re-encoded",
                       input_sha256=result.input_sha256, output_sha256=result.output_sha256)
     if record["status"] == "error":
-        record["input_sha256"] = _file_sha256(job.src)
+        try:
+            record["input_sha256"] = io.file_sha256(job.src)
+        except OSError:
+            record["input_sha256"] = None
     record["seconds"] = round(time.perf_counter() - started, 3)
     return record
-
-
-def _file_sha256(path: str) -> str | None:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return None
 
 
 def skipped_record(job: Job) -> dict:

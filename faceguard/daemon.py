@@ -14,7 +14,6 @@ files in flight, so a burst of thousands of files costs a list of paths, not ima
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 from . import io
 from .audit import AuditLog, audit_fields
-from .batch import Job, process_job, remove_stale_temporaries
+from .batch import Job, find_images, process_job, remove_stale_temporaries
 from .config import Config
 
 log = logging.getLogger(__name__)
@@ -90,11 +89,6 @@ def wanted(path: Path, inbox: Path) -> bool:
         return False
     return (not any(part.startswith(".") for part in rel.parts) and not is_temporary_name(path)
             and path.suffix.lower() in io.IMAGE_SUFFIXES)
-
-
-def sha256_of(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 class Journal:
@@ -300,14 +294,9 @@ class Watcher:
     def _scan(self) -> None:
         """Add files already in the inbox (oldest first): they need only to be stable."""
         now = time.monotonic()
-        found = []
-        for dirpath, dirnames, filenames in os.walk(self.o.inbox):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                path = Path(dirpath) / name
-                if wanted(path, self.o.inbox) and path not in self.pending \
-                        and not self._is_inflight(path):
-                    found.append(path)
+        found = [path for path in find_images(self.o.inbox)
+                 if wanted(path, self.o.inbox) and path not in self.pending
+                 and not self._is_inflight(path)]
         for path in sorted(found, key=_mtime):
             if self.known_done.get(path) == _signature(path):
                 continue  # an original left in place, already cleaned
@@ -343,7 +332,7 @@ class Watcher:
     def _claim_and_submit(self, path: Path, dst: str | None = None) -> None:
         rel = str(path.relative_to(self.o.inbox))
         try:
-            sha = sha256_of(path)
+            sha = io.file_sha256(path)
         except OSError as exc:  # vanished or unreadable: nothing to do or report
             log.warning("cannot read", extra={"event": "skip", "file": rel, "reason": str(exc)})
             return
@@ -442,7 +431,7 @@ class Watcher:
         """Replay the claims a crash left open (see the module docstring)."""
         for rel, claim in list(self.journal.open_claims.items()):
             src = self.o.inbox / rel
-            if not src.exists() or sha256_of(src) != claim["sha"]:
+            if not src.exists() or io.file_sha256(src) != claim["sha"]:
                 self.journal.finish(rel, claim["sha"], status="gone", left_in_place=False)
                 continue
             if Path(claim["dst"]).exists():

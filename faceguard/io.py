@@ -6,6 +6,7 @@ or None. High bit depths are scaled (not clipped) to 8 bits.
 """
 from __future__ import annotations
 
+import hashlib
 import io as stdio
 import os
 import tempfile
@@ -279,6 +280,12 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
             alpha is None or np.array_equal(alpha, same_pixels_as.alpha))
         if not (np.array_equal(image, same_pixels_as.image) and same_alpha):
             raise WriteError("the cleaned file does not decode to the original pixels")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of a file's bytes, read in chunks; raises OSError."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:

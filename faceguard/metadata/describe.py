@@ -110,10 +110,10 @@ def _previews(im: Image.Image, data: bytes) -> list[dict]:
     except Exception:  # noqa: BLE001
         pass
     if im.format in ("JPEG", "MPO"):
-        end = jpeg.end_of_image(data)
-        if end is not None and data[end:].strip(b"\x00"):
-            out.append({"kind": "data_after_image", "bytes": len(data) - end,
-                        "embedded_jpegs": data[end:].count(b"\xff\xd8\xff")})
+        extra = jpeg.trailer(data)
+        if extra:
+            out.append({"kind": "data_after_image", "bytes": len(extra),
+                        "embedded_jpegs": extra.count(b"\xff\xd8\xff")})
     for key in ("thumbnails", "depth_images"):
         for _ in im.info.get(key) or []:
             out.append({"kind": f"heif_{key}"})

@@ -113,8 +113,7 @@ def _from_jpeg(data: bytes, found: set[str]) -> None:
             found.add("comment")
         elif 0xE1 <= marker <= 0xEF and not _known_app(marker, payload):
             found.add("app_segment")
-    end = jpeg.end_of_image(data)
-    if end is not None and data[end:].strip(b"\x00"):
+    if jpeg.trailer(data):
         found.add("trailer")
 
 

@@ -59,6 +59,12 @@ def end_of_image(data: bytes) -> int | None:
         return None
 
 
+def trailer(data: bytes) -> bytes:
+    """What follows the primary image's EOI, if it is more than zero padding; else b""."""
+    end = end_of_image(data)
+    return data[end:] if end is not None and data[end:].strip(b"\x00") else b""
+
+
 def strip(data: bytes, *, keep_icc: bool) -> bytes:
     """The same JPEG with only the image segments (and optionally the ICC profile) kept.
 
