@@ -6,11 +6,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 from click.testing import CliRunner
 
 from faceguard.cli import main
+
+from .conftest import SHARED_EVAL
 
 # Every 1024-px photo plus every third 416-px photo: 52 images, 471 scored faces.
 # Measured with the balanced preset on 2026-11-29: 0.896 overall (0.872 / 0.930 / 1.000 /
@@ -36,7 +37,7 @@ def test_recall_on_a_fixed_subset_stays_above_target(shared_data, tmp_path):
     result = CliRunner().invoke(main, ["run", str(inputs / "faces"), "-o", str(out / "faces"),
                                        "--report", str(report)], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    judge = Path(__file__).resolve().parents[2] / "shared" / "eval" / "face_recall.py"
+    judge = SHARED_EVAL / "face_recall.py"
     text = subprocess.run([sys.executable, str(judge), "--gt", str(gt), "--input", str(inputs),
                            "--output", str(out), "--report", str(report)],
                           capture_output=True, text=True, check=True).stdout
