@@ -7,17 +7,25 @@ SHARED ?= ../shared
 
 .PHONY: demo test bench bench-watch compare-metadata eval lint tools clean
 
+# rapidocr-onnxruntime goes in with --no-deps: its wheel declares opencv-python (the GUI
+# build, needing libGL), while faceguard's opencv-python-headless provides the same cv2.
+OCR_WHEEL := rapidocr-onnxruntime==1.4.4
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps '$(OCR_WHEEL)'
 	touch $(STAMP)
 
-# exiftool cross-checks metadata in the tests and in `make eval` (Debian package).
+# exiftool cross-checks metadata in the tests and in `make eval`; the card scene generator
+# draws with DejaVu and WenQuanYi Zen Hei (Chinese) fonts (Debian packages).
 tools:
-	@command -v exiftool >/dev/null 2>&1 || { \
+	@{ command -v exiftool >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] \
+	   && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; } || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libimage-exiftool-perl >/dev/null; \
-	  else echo "exiftool missing: sudo apt-get install libimage-exiftool-perl" >&2; exit 1; fi; }
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      libimage-exiftool-perl fonts-wqy-zenhei fonts-dejavu-core >/dev/null; \
+	  else echo "missing: sudo apt-get install libimage-exiftool-perl fonts-wqy-zenhei fonts-dejavu-core" >&2; exit 1; fi; }
 
 demo: $(STAMP)
 	rm -rf out/demo
@@ -48,6 +56,8 @@ eval: $(STAMP) tools
 	$(BIN)/python $(SHARED)/eval/face_recall.py --gt $(SHARED)/data/faces_annotations.json \
 	  --input $(SHARED)/data --output out/eval --report out/eval/report.jsonl
 	$(BIN)/python $(SHARED)/eval/metadata_leaks.py out/eval
+	$(BIN)/python $(SHARED)/eval/text_leaks.py out/eval/idcard
+	$(BIN)/python benchmarks/eval_cards.py --shared $(SHARED) --scenes 300
 
 lint: $(STAMP)
 	$(BIN)/ruff check faceguard tests benchmarks samples

@@ -78,6 +78,22 @@ def deface_rate(folder: Path, deface: str | None) -> None:
     print(f"  deface 1.5 (defaults, 1 process) {len(files) / seconds:6.2f} images/s")
 
 
+def document_costs(shared: Path, photos: Path, out: Path) -> None:
+    """Seconds per image, 1 worker, for --cards off --text off (faces only), the default
+    (--cards whole --text cards) and --text all, on the ID documents and on the photos."""
+    with tempfile.TemporaryDirectory(prefix="faceguard-bench-id-") as tmp:
+        documents = Path(tmp)
+        for src in sorted(p for p in (shared / "data" / "idcard").rglob("*") if p.is_file()):
+            (documents / f"{src.parent.name}_{src.name}").symlink_to(src.resolve())
+        print("documents and text, 1 worker (seconds per image):")
+        for name, folder in (("idcard", documents), ("photos", photos)):
+            costs = []
+            for cards, text in (("off", "off"), ("whole", "cards"), ("whole", "all")):
+                rate, _faces = pipeline_rate(folder, out, Config(cards=cards, text=text), 1)
+                costs.append(f"--cards {cards} --text {text}: {1 / rate:5.2f}")
+            print(f"  {name:<7} " + "   ".join(costs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
@@ -101,6 +117,7 @@ def main() -> None:
                 print(f"  {preset.value:<9}{label:<19} {rate:6.2f} images/s   ratio to floor "
                       f"{rate / floor:5.3f}   ({faces} faces)")
         deface_rate(folder, args.deface or shutil.which("deface"))
+        document_costs(args.shared, folder, out)
 
 
 if __name__ == "__main__":

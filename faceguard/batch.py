@@ -45,6 +45,7 @@ class Summary:
     skipped: int = 0
     errors: int = 0
     faces: int = 0
+    cards: int = 0
     seconds: float = 0.0
 
     def add(self, record: dict) -> None:
@@ -52,6 +53,7 @@ class Summary:
         if status == "ok":
             self.ok += 1
             self.faces += len(record["faces"])
+            self.cards += len(record.get("cards", []))
         elif status == "skipped":
             self.skipped += 1
         else:
@@ -63,7 +65,7 @@ class Summary:
 
     def line(self) -> str:
         return (f"faceguard: {self.ok} cleaned, {self.skipped} skipped, {self.errors} failed, "
-                f"{self.faces} faces hidden in {self.seconds:.1f} s")
+                f"{self.faces} faces and {self.cards} documents hidden in {self.seconds:.1f} s")
 
 
 def find_images(root: Path) -> list[Path]:
@@ -149,6 +151,8 @@ def process_job(job: Job) -> dict:
     else:
         record.update(status="ok", output=result.output,
                       faces=[d.to_json() for d in result.detections],
+                      cards=[c.to_json() for c in result.cards],
+                      texts=[t.to_json() for t in result.texts],
                       metadata_removed=result.metadata_removed,
                       pixels="unchanged" if result.lossless else "re-encoded",
                       input_sha256=result.input_sha256, output_sha256=result.output_sha256)

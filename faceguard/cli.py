@@ -18,7 +18,7 @@ import click
 from . import __version__
 from .audit import AuditLog, audit_fields, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
-from .config import Config, Mode, OutputFormat, Preset, Rename
+from .config import CardPolicy, Config, Mode, OutputFormat, Preset, Rename, TextScope
 from .core.masks import MaskShape
 from .errors import UsageError
 
@@ -52,6 +52,12 @@ def processing_options(command):
                      help="Refuse images with more pixels than this (decompression bombs)."),
         click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
                      help="Keep the ICC colour profile (it carries no personal data)."),
+        click.option("--cards", type=_choices(CardPolicy), default=CardPolicy.WHOLE.value,
+                     show_default=True,
+                     help="Identity documents: hide the whole card, only its fields, or do not look."),
+        click.option("--text", type=_choices(TextScope), default=TextScope.CARDS.value,
+                     show_default=True,
+                     help="Read text for identity numbers inside documents, everywhere, or not at all."),
         click.option("--metadata-only", is_flag=True,
                      help="Do not look for faces; only strip metadata (losslessly where possible)."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -67,7 +73,7 @@ def processing_options(command):
 def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
     names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
-             "keep_icc", "metadata_only")
+             "keep_icc", "metadata_only", "cards", "text")
     return Config(**{name: params[name] for name in names})
 
 

@@ -16,6 +16,22 @@ class Mode(str, enum.Enum):
     FILL = "fill"
 
 
+class CardPolicy(str, enum.Enum):
+    """What of an identity document is hidden: all of it, its sensitive fields, or nothing."""
+
+    WHOLE = "whole"
+    FIELDS = "fields"
+    OFF = "off"
+
+
+class TextScope(str, enum.Enum):
+    """Where text is read for identity numbers: nowhere, inside documents, everywhere."""
+
+    OFF = "off"
+    CARDS = "cards"
+    ALL = "all"
+
+
 class OutputFormat(str, enum.Enum):
     """Output encoding; SAME keeps the input's format."""
 
@@ -71,6 +87,10 @@ class Config:
     jpeg_quality, webp_quality : encoder quality when pixels are written.
     keep_icc : keep the ICC colour profile (it describes colours, not people).
     metadata_only : do not look for faces; only strip metadata (losslessly where possible).
+    cards : identity documents: hide the whole document (default), only its fields
+        (portrait, numbers, MRZ, names), or do not look for documents.
+    text : read text for identity numbers inside found documents (default), in the whole
+        image, or not at all; each line holding a number is hidden.
     """
 
     threshold: float = 0.25
@@ -88,6 +108,8 @@ class Config:
     webp_quality: int = 90
     keep_icc: bool = True
     metadata_only: bool = False
+    cards: CardPolicy = CardPolicy.WHOLE
+    text: TextScope = TextScope.CARDS
 
     @property
     def detection(self) -> dict:
@@ -99,7 +121,8 @@ class Config:
     def __post_init__(self) -> None:
         for f in fields(self):
             enum_type = {"mode": Mode, "mask": MaskShape, "output_format": OutputFormat,
-                         "preset": Preset}.get(f.name)
+                         "preset": Preset, "cards": CardPolicy,
+                         "text": TextScope}.get(f.name)
             if enum_type is not None:
                 value = getattr(self, f.name)
                 try:

@@ -409,7 +409,8 @@ class Watcher:
                 left_in_place = True
                 self.known_done[src] = _signature(src)
             log.info("cleaned", extra={"event": "ok", "file": rel, "output": record["output"],
-                                       "faces": len(record["faces"])})
+                                       "faces": len(record["faces"]),
+                                       "cards": len(record.get("cards", []))})
         else:
             self.status.errors += 1
             self.status.last_error = {"file": rel, "error": record["error"],

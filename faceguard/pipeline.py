@@ -10,20 +10,26 @@ import numpy as np
 
 from . import io, metadata
 from .anonymize import anonymizer_for
-from .config import Config, OutputFormat
+from .anonymize.documents import DocumentHider, TextHider
+from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
+from .core import quads
+from .detect import cards as card_detection
+from .detect import text as ocr
 from .detect.faces import detect_faces
+from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError
-from .types import Detection, Result
+from .types import CardFinding, Detection, Result, TextFinding
 
 log = logging.getLogger(__name__)
 
 
 def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
-    """Find and hide every face in ``image``.
+    """Find and hide every face, identity document and identity number in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB, upright. It is not modified.
-    Returns a Result whose ``image`` is a new (H, W, 3) uint8 RGB array and whose
-    ``detections`` hold the face boxes (x0, y0, x1, y1) in pixels of ``image``.
+    Returns a Result whose ``image`` is a new (H, W, 3) uint8 RGB array, whose
+    ``detections`` hold the face boxes (x0, y0, x1, y1) in pixels of ``image``, and whose
+    ``cards`` and ``texts`` hold the documents and number lines hidden.
     """
     config = config or Config()
     image = np.asarray(image)
@@ -41,7 +47,50 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     regions = anonymizer.hidden_regions(boxes, image.shape[1], image.shape[0])
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r))
                   for b, s, r in zip(boxes, scores, regions)]
-    return Result(image=hidden, detections=detections)
+    try:
+        documents, lines = _documents_and_lines(image, config)
+    except FaceguardError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
+        raise DetectionError(f"document or text detection failed: {exc}") from exc
+    if config.cards is CardPolicy.WHOLE and documents:
+        hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
+        hidden = hider(hidden, [_document_margin(d.quad) for d in documents])
+    if lines:
+        hidden = TextHider()(hidden, [_line_margin(line.quad) for line in lines])
+    cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,
+                         score=d.score) for d in documents]
+    texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
+                         validated=line.validated) for line in lines]
+    return Result(image=hidden, detections=detections, cards=cards, texts=texts)
+
+
+def _documents_and_lines(image: np.ndarray, config: Config
+                         ) -> tuple[list[card_detection.Document], list[SensitiveLine]]:
+    """The documents found (per --cards) and the text lines to hide (per --text)."""
+    documents = [] if config.cards is CardPolicy.OFF else card_detection.find_documents(image)
+    read: list[ocr.TextLine] = []
+    if config.text is not TextScope.OFF and documents:
+        card_detection.read_documents(image, documents)
+        read += [line for d in documents for line in d.lines]
+    if config.text is TextScope.ALL:
+        read += ocr.read_text(image)
+    names = config.cards is CardPolicy.FIELDS
+    return documents, sensitive_lines(read, names=names)
+
+
+def _document_margin(quad: np.ndarray) -> np.ndarray:
+    """A found document grown by 3% of its short side: its edge is never left showing."""
+    return quads.pad_quad(quad, 0.03 * quads.short_side(quad) + 1)
+
+
+def _line_margin(quad: np.ndarray) -> np.ndarray:
+    """A text line grown by a fifth of its height on every side."""
+    return quads.pad_quad(quad, 0.2 * quads.short_side(quad) + 1)
+
+
+def _bounds(quad: np.ndarray, image: np.ndarray) -> tuple[int, int, int, int]:
+    return quads.quad_bounds(quad, image.shape[1], image.shape[0])
 
 
 def _floats(box) -> tuple[float, float, float, float]:
@@ -79,7 +128,7 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
         result = anonymize(decoded.image, config=config)
     fmt = output_format_for(decoded.format, dst, config)
     data = None
-    if not result.detections and fmt == io.same_format(decoded.format):
+    if not result.changed and fmt == io.same_format(decoded.format):
         data = _clean_losslessly(decoded, config)
     result.lossless = data is not None
     if data is None:

@@ -43,6 +43,39 @@ class Detection:
                 "detected": _rounded(self.box)}
 
 
+@dataclass(frozen=True)
+class CardFinding:
+    """An identity document, in pixels of the upright image.
+
+    quad : four (x, y) corners, clockwise from the top-left.
+    kind : "id1" (ID-1 card), "id3" (passport page) or "page" (a borderless scan).
+    """
+
+    quad: tuple[tuple[float, float], ...]
+    kind: str
+    score: float
+
+    def to_json(self) -> dict:
+        return {"quad": [[round(float(x), 1), round(float(y), 1)] for x, y in self.quad],
+                "kind": self.kind, "score": round(float(self.score), 3)}
+
+
+@dataclass(frozen=True)
+class TextFinding:
+    """A text line that held an identity number and was hidden; never the text itself.
+
+    box : (x0, y0, x1, y1) of the hidden line. kind : id, card, phone, mrz, email, digits
+    or name. validated : the number's check digits agree.
+    """
+
+    box: tuple[float, float, float, float]
+    kind: str
+    validated: bool
+
+    def to_json(self) -> dict:
+        return {"box": _rounded(self.box), "kind": self.kind, "validated": bool(self.validated)}
+
+
 def _rounded(box) -> list[float]:
     return [round(float(v), 1) for v in box]
 
@@ -54,14 +87,23 @@ class Result:
     image : ndarray of shape (H, W, 3), uint8, RGB -- the anonymized pixels (None when
         only a file was processed and the pixels were not kept).
     detections : the faces found, in pixels of the upright image.
+    cards : the identity documents found and hidden (whole or by field).
+    texts : the text lines with identity numbers that were hidden.
     metadata_removed : names of the metadata kinds that were found and dropped.
     lossless : True when the output kept the input's compressed image data byte for byte.
     """
 
     image: np.ndarray | None
     detections: list[Detection] = field(default_factory=list)
+    cards: list[CardFinding] = field(default_factory=list)
+    texts: list[TextFinding] = field(default_factory=list)
     metadata_removed: list[str] = field(default_factory=list)
     output: str | None = None
     lossless: bool = False
     input_sha256: str | None = None
     output_sha256: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """True when some pixels were hidden (a face, a document or a line of text)."""
+        return bool(self.detections or self.cards or self.texts)

@@ -1,0 +1,367 @@
+"""Identity documents: ID-1 cards (ID, bank, driving licence) and passport data pages.
+
+How a document is found, on an image (H, W, 3) uint8 RGB, upright:
+
+1. Geometry: edge maps and threshold maps of a copy at most ``WORK_SIDE`` pixels long
+   give closed contours; the convex hull of each is reduced to a quadrilateral. A
+   candidate must be convex, have corner angles above 50 degrees, a rectified aspect
+   between 1.2 and 2.0 (ID-1 is 1.586, a passport page 1.42) and cover at least 1% of the
+   image. Its *edge support* is the share of its perimeter that lies on an edge.
+2. Text: each candidate is rectified and its text lines are found (PP-OCRv4 detection, no
+   reading). A card carries lines of printed text; a window or a picture frame rarely does.
+   A candidate is a document when its edge support and line count agree (``_accepts``).
+3. The whole frame: a scan or a close-up shows the document with no border. When the
+   image holds several text lines, they are read, and the frame counts as a document when
+   an identity number or MRZ line is among them (``numbers.find_numbers``).
+
+Quads are (4, 2) float32 corners, clockwise from the top-left, in pixels of the image.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..core import quads as q
+from . import text as ocr
+from .numbers import find_numbers
+
+log = logging.getLogger(__name__)
+
+WORK_SIDE = 1024          # geometry runs on a copy this long
+LINES_SIDE = 1280         # the image is searched for text lines at this size
+READ_SIDE = 1280          # documents are read at this size
+MIN_AREA = 0.01           # of the image
+ASPECT_RANGE = (1.2, 2.0)
+CARD_TEXT_HEIGHT = 0.16    # median text line height over the card's short side, at most
+FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
+# kinds that make a text-only (borderless) frame a document
+DOCUMENT_NUMBERS = {"id", "card", "mrz"}
+
+
+@dataclass
+class Document:
+    """A document found in the image.
+
+    quad : (4, 2) float32 corners in pixels, clockwise from the top-left.
+    kind : "id1" (ID-1 card), "id3" (passport page) or "page" (a borderless scan).
+    score : confidence in [0, 1].
+    lines : text lines read inside it (filled by ``read_documents``).
+    """
+
+    quad: np.ndarray
+    kind: str
+    score: float
+    lines: list[ocr.TextLine] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"quad": [[round(float(x), 1), round(float(y), 1)] for x, y in self.quad],
+                "kind": self.kind, "score": round(float(self.score), 3)}
+
+
+def kind_for_aspect(aspect: float) -> str:
+    return "id1" if abs(aspect - q.ID1_ASPECT) <= abs(aspect - q.ID3_ASPECT) else "id3"
+
+
+# ---------------------------------------------------------------- geometry
+
+def _binary_maps(gray: np.ndarray, saturation: np.ndarray) -> list[np.ndarray]:
+    """Maps whose contours may outline a document: edges at two sensitivities, and thresholds."""
+    blurred = cv2.GaussianBlur(gray, (5, 5), 0)
+    median = float(np.median(blurred))
+    kernel = np.ones((3, 3), np.uint8)
+    maps = []
+    for low, high in ((0.5 * median, 1.2 * median), (20, 60)):
+        edges = cv2.Canny(blurred, max(low, 5), max(high, 15))
+        maps.append(cv2.dilate(edges, kernel))
+    for channel in (blurred, cv2.GaussianBlur(saturation, (5, 5), 0)):
+        _t, otsu = cv2.threshold(channel, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        otsu = cv2.morphologyEx(otsu, cv2.MORPH_OPEN, kernel)
+        maps += [otsu, 255 - otsu]
+    return maps
+
+
+def _hull_to_quad(hull: np.ndarray) -> np.ndarray | None:
+    perimeter = cv2.arcLength(hull, True)
+    for epsilon in (0.02, 0.035, 0.05, 0.07, 0.09):
+        approx = cv2.approxPolyDP(hull, epsilon * perimeter, True)
+        if len(approx) == 4:
+            return q.order_quad(approx.reshape(4, 2))
+        if len(approx) < 4:
+            return None
+    return None
+
+
+def _plausible(quad: np.ndarray, image_area: float) -> bool:
+    area = q.quad_area(quad)
+    return (area >= MIN_AREA * image_area and q.is_convex(quad) and q.min_corner_angle(quad) >= 50
+            and ASPECT_RANGE[0] <= q.quad_aspect(quad) <= ASPECT_RANGE[1])
+
+
+def edge_support(quad: np.ndarray, edges: np.ndarray, samples: int = 160) -> float:
+    """Share of points along the quad's perimeter that lie on (dilated) ``edges``."""
+    t = np.linspace(0, 1, samples // 4, endpoint=False)[:, None]
+    starts, ends = quad, np.roll(quad, -1, axis=0)
+    pts = (starts[:, None, :] * (1 - t) + ends[:, None, :] * t).reshape(-1, 2)
+    xs = np.clip(np.round(pts[:, 0]).astype(int), 0, edges.shape[1] - 1)
+    ys = np.clip(np.round(pts[:, 1]).astype(int), 0, edges.shape[0] - 1)
+    return float((edges[ys, xs] > 0).mean())
+
+
+def _line_through(points: np.ndarray) -> np.ndarray | None:
+    """(a, b, c) with a*x + b*y = c, a robust line fit through points (N, 2)."""
+    if len(points) < 8:
+        return None
+    vx, vy, x0, y0 = cv2.fitLine(points.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
+    a, b = -vy, vx
+    return np.array([a, b, a * x0 + b * y0], np.float64)
+
+
+def refine_quad(quad: np.ndarray, edge_points: np.ndarray, band: float) -> np.ndarray:
+    """Move each side onto the edge pixels near it (robust line fit), corners at intersections.
+
+    edge_points : (N, 2) float32 (x, y) of edge pixels. A side with too few edge pixels within
+    ``band`` pixels of it (away from the corners) keeps its place. Returns an ordered quad.
+    """
+    lines = []
+    for start, end in zip(quad, np.roll(quad, -1, axis=0)):
+        direction = end - start
+        length = float(np.linalg.norm(direction))
+        unit = direction / max(length, 1e-6)
+        rel = edge_points - start
+        along = rel @ unit
+        across = rel[:, 0] * unit[1] - rel[:, 1] * unit[0]
+        near = (np.abs(across) <= band) & (along > 0.1 * length) & (along < 0.9 * length)
+        line = _line_through(edge_points[near])
+        if line is None:
+            a, b = -unit[1], unit[0]
+            line = np.array([a, b, a * start[0] + b * start[1]], np.float64)
+        lines.append(line)
+    corners = []
+    for previous, current in zip(np.roll(np.array(lines), 1, axis=0), lines):
+        matrix = np.array([previous[:2], current[:2]])
+        if abs(np.linalg.det(matrix)) < 1e-9:
+            return quad
+        corners.append(np.linalg.solve(matrix, [previous[2], current[2]]))
+    return q.order_quad(np.array(corners))
+
+
+SEGMENT_SIDE = 640        # straight segments are found on a copy this long
+
+
+def _long_segments(planes: list[np.ndarray]) -> np.ndarray:
+    """Straight segments (N, 4) as x0, y0, x1, y1 in pixels of the planes (uint8, same size).
+
+    The first plane is searched as given and on a smoothed copy at most SEGMENT_SIDE long
+    (where noisy outlines come out whole), the others on the smoothed copy only.
+    """
+    height, width = planes[0].shape
+    scale = min(SEGMENT_SIDE / max(height, width), 1.0)
+    detector = cv2.createLineSegmentDetector()
+    found = [detector.detect(planes[0])[0]]
+    found = [found[0].reshape(-1, 4)] if found[0] is not None else []
+    for plane in planes:
+        small = cv2.resize(plane, (round(width * scale), round(height * scale)),
+                           interpolation=cv2.INTER_AREA) if scale < 1 else plane
+        segments = detector.detect(cv2.GaussianBlur(small, (3, 3), 0))[0]
+        if segments is not None:
+            found.append(segments.reshape(-1, 4) / scale)
+    return np.concatenate(found) if found else np.zeros((0, 4), np.float32)
+
+
+def _segment_quads(planes: list[np.ndarray], edges: np.ndarray, area: float) -> list[np.ndarray]:
+    """Rectangle hypotheses from long straight segments: two roughly parallel pairs that
+    meet at roughly right angles, with a document's aspect. Robust where a card's outline
+    touches other edges (a cluttered background) or is cut by a finger.
+    """
+    segments = _long_segments(planes)
+    p0, p1 = segments[:, :2], segments[:, 2:]
+    lengths = np.linalg.norm(p1 - p0, axis=1)
+    keep = np.argsort(-lengths)[:100]
+    keep = keep[lengths[keep] >= 0.06 * np.sqrt(area)]
+    if len(keep) < 4:
+        return []
+    p0, p1, lengths = p0[keep], p1[keep], lengths[keep]
+    direction = (p1 - p0) / lengths[:, None]
+    theta = np.arctan2(direction[:, 1], direction[:, 0]) % np.pi          # line angle in [0, pi)
+    normal = np.stack([-np.sin(theta), np.cos(theta)], axis=1)
+    rho = ((p0 + p1) / 2 * normal).sum(axis=1)
+    # parallel pairs: angle within 10 degrees, at least 8% of the image apart
+    i, j = np.triu_indices(len(keep), 1)
+    dtheta = np.abs(theta[i] - theta[j])
+    dtheta = np.minimum(dtheta, np.pi - dtheta)
+    gap = np.abs(((p0[j] + p1[j]) / 2 * normal[i]).sum(axis=1) - rho[i])
+    parallel = (dtheta < np.radians(10)) & (gap > 0.08 * np.sqrt(area))
+    pi_, pj, pgap = i[parallel], j[parallel], gap[parallel]
+    if len(pi_) < 2:
+        return []
+    pangle = theta[pi_]
+    a, b = np.triu_indices(len(pi_), 1)
+    dperp = np.abs(np.abs(pangle[a] - pangle[b]) - np.pi / 2)
+    ratio = np.maximum(pgap[a], pgap[b]) / np.maximum(np.minimum(pgap[a], pgap[b]), 1e-6)
+    ok = (dperp < np.radians(20)) & (ratio >= ASPECT_RANGE[0] * 0.9) & (ratio <= ASPECT_RANGE[1] * 1.1)
+    a, b = a[ok], b[ok]
+    if len(a) == 0:
+        return []
+    # longest outlines first: a card's sides are among the longest segments near it
+    total = lengths[pi_[a]] + lengths[pj[a]] + lengths[pi_[b]] + lengths[pj[b]]
+    order = np.argsort(-total)[:6000]
+    a, b = a[order], b[order]
+    # corners: line pi_[a] meets pi_[b], pi_[b] meets pj[a], pj[a] meets pj[b], pj[b] meets pi_[a]
+    first = np.stack([pi_[a], pi_[b], pj[a], pj[b]], axis=1)
+    second = np.stack([pi_[b], pj[a], pj[b], pi_[a]], axis=1)
+    matrices = np.stack([normal[first], normal[second]], axis=2)          # (M, 4, 2, 2)
+    rhs = np.stack([rho[first], rho[second]], axis=2)                     # (M, 4, 2)
+    dets = np.linalg.det(matrices)
+    good = np.all(np.abs(dets) > 1e-3, axis=1)
+    if not good.any():
+        return []
+    quads = np.linalg.solve(matrices[good], rhs[good][..., None])[..., 0].astype(np.float32)
+    support = _edge_support_many(quads, edges)
+    best = np.argsort(-support)[:300]
+    return [q.order_quad(quads[k]) for k in best if support[k] >= 0.5]
+
+
+def _edge_support_many(quads: np.ndarray, edges: np.ndarray, samples: int = 120) -> np.ndarray:
+    """edge_support for many quads (N, 4, 2) at once; (N,) float."""
+    t = np.linspace(0, 1, samples // 4, endpoint=False)[None, None, :, None]
+    starts, ends = quads[:, :, None, :], np.roll(quads, -1, axis=1)[:, :, None, :]
+    pts = (starts * (1 - t) + ends * t).reshape(len(quads), -1, 2)
+    xs = np.round(pts[..., 0]).astype(int)
+    ys = np.round(pts[..., 1]).astype(int)
+    inside = (xs >= 0) & (ys >= 0) & (xs < edges.shape[1]) & (ys < edges.shape[0])
+    hits = edges[np.clip(ys, 0, edges.shape[0] - 1), np.clip(xs, 0, edges.shape[1] - 1)] > 0
+    return (hits & inside).mean(axis=1)
+
+
+def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
+    """(quad, edge support) pairs in pixels of ``image``, best first, near-duplicates merged."""
+    height, width = image.shape[:2]
+    scale = min(WORK_SIDE / max(height, width), 1.0)
+    small = cv2.resize(image, (round(width * scale), round(height * scale)),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else image
+    hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    maps = _binary_maps(gray, hsv[:, :, 1])
+    support_edges = cv2.dilate(cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 10, 40),
+                               np.ones((5, 5), np.uint8))
+    area = float(small.shape[0] * small.shape[1])
+    fine_edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 20, 60)
+    ys, xs = np.nonzero(fine_edges)
+    edge_points = np.stack([xs, ys], axis=1).astype(np.float32)
+    found: list[tuple[np.ndarray, float]] = []
+    for quad in _segment_quads([gray, hsv[:, :, 1]], support_edges, area):
+        if _plausible(quad, area):
+            found.append((quad, edge_support(quad, support_edges)))
+    for binary in maps:
+        contours, _h = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+        for contour in contours:
+            hull = cv2.convexHull(contour)
+            hull_area = cv2.contourArea(hull)
+            if hull_area < MIN_AREA * area:
+                continue
+            quad = _hull_to_quad(hull)
+            if quad is None or not _plausible(quad, area):
+                continue
+            if not 0.85 <= hull_area / max(q.quad_area(quad), 1.0) <= 1.15:
+                continue
+            quad = refine_quad(quad, edge_points, band=0.04 * q.short_side(quad) + 2)
+            if not _plausible(quad, area):
+                continue
+            found.append((quad, edge_support(quad, support_edges)))
+    found.sort(key=lambda item: -item[1])
+    kept: list[tuple[np.ndarray, float]] = []
+    for quad, support in found:
+        if all(q.quad_iou(quad, other) < 0.85 for other, _s in kept):
+            kept.append((quad, support))
+    return [(quad / scale, support) for quad, support in kept]
+
+
+# ---------------------------------------------------------------- text cues
+
+def _line_evidence(quad: np.ndarray, lines: np.ndarray) -> tuple[int, int, float]:
+    """For text-line quads (N, 4, 2): (lines inside the quad, lines crossing its outline,
+    median height of the lines inside as a share of the quad's short side)."""
+    if len(lines) == 0:
+        return 0, 0, 0.0
+    edges = np.roll(quad, -1, axis=0) - quad                       # (4, 2), clockwise
+    rel = lines[:, :, None, :] - quad[None, None, :, :]           # (N, 4 corners, 4 edges, 2)
+    cross = edges[None, None, :, 0] * rel[..., 1] - edges[None, None, :, 1] * rel[..., 0]
+    corner_inside = np.all(cross >= 0, axis=2)                     # (N, 4)
+    inside = corner_inside.all(axis=1)
+    crossing = int((corner_inside.any(axis=1) & ~inside).sum())
+    if not inside.any():
+        return 0, crossing, 0.0
+    heights = np.linalg.norm(lines[inside, 3] - lines[inside, 0], axis=1)
+    return int(inside.sum()), crossing, float(np.median(heights) / max(q.short_side(quad), 1.0))
+
+
+def _accepts(support: float, inside: int, crossing: int, text_height: float) -> float:
+    """Score in [0, 1] of a geometric candidate; 0 rejects it.
+
+    A card holds several lines of small print (a line is under a sixth of the card's
+    height); a placard or a sign holds a few big words, a window none.
+    """
+    if crossing > max(1, inside) or text_height > CARD_TEXT_HEIGHT:
+        return 0.0
+    purity = inside / max(inside + crossing, 1)
+    if inside >= 2 and support >= 0.6:
+        return support * min(inside, 6) / 6 * purity ** 0.5
+    if inside >= 1 and support >= 0.8:
+        return 0.3 * support * purity
+    return 0.0
+
+
+def _frame_document(image: np.ndarray, lines: np.ndarray) -> Document | None:
+    """The whole image as a document, when text lines outside every found document read
+    like one (an identity number or MRZ line among them): a scan with no visible border,
+    or a document whose outline was not found."""
+    height, width = image.shape[:2]
+    if len(lines) < FRAME_MIN_LINES:
+        return None
+    read = ocr.join_lines(ocr.read_lines(image, lines))
+    kinds = {m.kind for line in read for m in find_numbers(line.text)}
+    if not kinds & DOCUMENT_NUMBERS:
+        return None
+    frame = np.float32([[0, 0], [width, 0], [width, height], [0, height]])
+    return Document(quad=frame, kind="page", score=0.5, lines=read)
+
+
+def find_documents(image: np.ndarray) -> list[Document]:
+    """Every document in ``image`` (H, W, 3) uint8 RGB, upright; see the module docstring."""
+    lines = ocr.find_lines(image, side=LINES_SIDE)
+    scored = []
+    for quad, support in quad_candidates(image):
+        inside, crossing, text_height = _line_evidence(quad, lines)
+        score = _accepts(support, inside, crossing, text_height)
+        log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
+        if score > 0:
+            # near-equal scores go to the tighter outline (more text per pixel)
+            density = inside / max(q.quad_area(quad), 1.0)
+            scored.append((round(score, 1), density, score, quad))
+    documents: list[Document] = []
+    for _rank, _density, score, quad in sorted(scored, key=lambda item: (-item[0], -item[1])):
+        if all(q.quad_iou(quad, d.quad) < 0.3 and q.covered_by(quad, d.quad) < 0.8
+               for d in documents):
+            documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score))
+    outside = np.array([line for line in lines
+                        if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
+    if len(outside):
+        frame = _frame_document(image, outside)
+        if frame is not None:
+            documents.append(frame)
+    return documents
+
+
+def read_documents(image: np.ndarray, documents: list[Document]) -> None:
+    """Read the text inside each document (rectified), in pixels of ``image``; in place."""
+    for document in documents:
+        if document.lines:
+            continue
+        grown = q.pad_quad(document.quad, 0.03 * q.short_side(document.quad))
+        patch, back = q.rectify(image, q.landscape(grown), READ_SIDE)
+        lines = ocr.read_text(patch, side=READ_SIDE, max_upscale=1.0)
+        document.lines = [ocr.TextLine(quad=q.transform_points(line.quad, back), text=line.text,
+                                       confidence=line.confidence) for line in lines]

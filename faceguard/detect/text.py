@@ -1,0 +1,162 @@
+"""Text lines: PP-OCRv4 detection and recognition through rapidocr-onnxruntime.
+
+The models (Chinese + English detection, recognition and a 180-degree direction
+classifier) ship inside the rapidocr-onnxruntime 1.4.4 wheel; nothing is downloaded. The
+engine loads once per process, lazily.
+
+rapidocr-onnxruntime declares a dependency on ``opencv-python`` (the GUI build, which needs
+libGL); faceguard uses ``opencv-python-headless``, which provides the same ``cv2``. So the
+wheel is installed with ``pip install --no-deps rapidocr-onnxruntime==1.4.4`` (the Makefile
+does this) and its other dependencies are faceguard's own.
+
+Conventions: image (H, W, 3) uint8 RGB; a quad is (4, 2) float32 pixel corners in
+clockwise order starting at the text's top-left; quads is (N, 4, 2), (0, 4, 2) when empty.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..errors import DetectionError
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install --no-deps rapidocr-onnxruntime==1.4.4"
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One line of text: its quad in pixels, what OCR read, and the reading's confidence."""
+
+    quad: np.ndarray
+    text: str
+    confidence: float
+
+
+@functools.lru_cache(maxsize=1)
+def _engine():
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError as exc:
+        raise DetectionError(f"text recognition needs rapidocr-onnxruntime: {INSTALL_HINT}") from exc
+    engine = RapidOCR()
+    # we size the image ourselves; the detector must not rescale it again
+    engine.text_det.limit_type = "max"
+    engine.text_det.limit_side_len = 100_000
+    engine.text_det.postprocess_op.box_thresh = 0.5
+    return engine
+
+
+def _resized(image: np.ndarray, side: int, max_upscale: float) -> tuple[np.ndarray, float]:
+    height, width = image.shape[:2]
+    scale = min(side / max(height, width), max_upscale)
+    if abs(scale - 1.0) < 1e-3:
+        return image, 1.0
+    size = (max(round(width * scale), 32), max(round(height * scale), 32))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    return cv2.resize(image, size, interpolation=interpolation), size[0] / width
+
+
+def find_lines(image: np.ndarray, *, side: int = 960, max_upscale: float = 2.0) -> np.ndarray:
+    """Quads (N, 4, 2) float32 of the text lines in ``image`` (RGB), without reading them.
+
+    The image is resized so its longer side is ``side`` (enlarged at most ``max_upscale``
+    times); quads are returned in pixels of the given image.
+    """
+    resized, scale = _resized(image, side, max_upscale)
+    boxes, _elapsed = _engine().text_det(np.ascontiguousarray(resized[:, :, ::-1]))
+    if boxes is None or len(boxes) == 0:
+        return np.zeros((0, 4, 2), np.float32)
+    return (np.asarray(boxes, np.float32) / scale).astype(np.float32)
+
+
+def read_lines(image: np.ndarray, quads: np.ndarray) -> list[TextLine]:
+    """Read each quad (N, 4, 2) of ``image`` (RGB); lines are rectified before reading."""
+    if len(quads) == 0:
+        return []
+    engine = _engine()
+    bgr = np.ascontiguousarray(image[:, :, ::-1])
+    crops = engine.get_crop_img_list(bgr, [q.astype(np.float32) for q in quads])
+    crops, _cls, _elapsed = engine.text_cls(crops)
+    readings, _elapsed = engine.text_rec(crops)
+    return [TextLine(quad=np.asarray(q, np.float32), text=str(text), confidence=float(score))
+            for q, (text, score) in zip(quads, readings)]
+
+
+def join_lines(lines: list[TextLine]) -> list[TextLine]:
+    """Merge readings that are pieces of one printed line (the detector splits a card
+    number at its wide gaps: "6227 0020 0751 0134"), so a number is matched whole.
+
+    Two pieces join when they run in the same direction, sit on the same baseline and
+    the gap between them is under 2.5 line heights. The merged quad is the rotated
+    rectangle around all pieces; texts are joined with a space, in reading order.
+    """
+    if len(lines) < 2:
+        return list(lines)
+    quads = np.stack([line.quad for line in lines]).astype(np.float64)
+    tops = quads[:, 1] - quads[:, 0]
+    directions = tops / np.maximum(np.linalg.norm(tops, axis=1, keepdims=True), 1e-6)
+    heights = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
+    centres = quads.mean(axis=1)
+    parent = list(range(len(lines)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(lines)):
+        d = directions[i]
+        normal = np.array([-d[1], d[0]])
+        for j in range(i + 1, len(lines)):
+            if abs(float(d @ directions[j])) < np.cos(np.radians(10)):
+                continue
+            h = max(heights[i], heights[j])
+            if not 0.6 <= heights[i] / max(heights[j], 1e-6) <= 1.6:
+                continue
+            offset = centres[j] - centres[i]
+            if abs(float(offset @ normal)) > 0.5 * h:
+                continue
+            along_i, along_j = quads[i] @ d, quads[j] @ d
+            gap = max(along_j.min() - along_i.max(), along_i.min() - along_j.max())
+            if gap < 2.5 * h:
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(lines)):
+        groups.setdefault(root(i), []).append(i)
+    joined = []
+    for members in groups.values():
+        if len(members) == 1:
+            joined.append(lines[members[0]])
+            continue
+        d = directions[members[0]]
+        members.sort(key=lambda k: float(centres[k] @ d))
+        points = quads[members].reshape(-1, 2).astype(np.float32)
+        box = cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float32)
+        joined.append(TextLine(quad=_ordered_like(box, d), text=" ".join(lines[k].text for k in members),
+                               confidence=min(lines[k].confidence for k in members)))
+    return joined
+
+
+def _ordered_like(box: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """The rectangle's corners, clockwise, starting so the first side runs along ``direction``."""
+    centre = box.mean(axis=0)
+    angles = np.arctan2(box[:, 1] - centre[1], box[:, 0] - centre[0])
+    box = box[np.argsort(angles)]
+    for shift in range(4):
+        candidate = np.roll(box, -shift, axis=0)
+        top = candidate[1] - candidate[0]
+        if float(top @ direction) > 0 and abs(float(top @ direction)) >= 0.7 * np.linalg.norm(top):
+            return candidate
+    return box
+
+
+def read_text(image: np.ndarray, *, side: int = 1280, max_upscale: float = 2.0) -> list[TextLine]:
+    """Find and read every text line of ``image`` (RGB)."""
+    quads = find_lines(image, side=side, max_upscale=max_upscale)
+    return join_lines(read_lines(image, quads))

@@ -1,0 +1,178 @@
+"""Identity documents: quad geometry, hiding, detection on generated scenes and on the shared
+specimens, and what the report says (never the number itself)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from faceguard import Config
+from faceguard.anonymize.documents import DocumentHider, TextHider
+from faceguard.cli import main
+from faceguard.core import quads as q
+from faceguard.detect import text as ocr
+from faceguard.detect.numbers import find_numbers
+from faceguard.pipeline import anonymize, process_file
+from tests import scenes
+
+pytestmark = pytest.mark.skipif(not scenes.fonts_available(),
+                                reason="fonts missing: apt-get install fonts-wqy-zenhei fonts-dejavu-core")
+
+coords = st.floats(min_value=0, max_value=300, allow_nan=False)
+
+
+def _random_quad(rng: np.random.Generator, width: int = 320, height: int = 240) -> np.ndarray:
+    centre = rng.uniform([60, 60], [width - 60, height - 60])
+    angle = rng.uniform(0, np.pi)
+    w, h = rng.uniform(20, 50), rng.uniform(12, 30)
+    corners = np.array([[-w, -h], [w, -h], [w, h], [-w, h]])
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    return q.order_quad(corners @ rot.T + centre)
+
+
+@given(st.integers(0, 2**32 - 1), st.permutations(range(4)))
+def test_order_quad_ignores_the_input_order(seed, order):
+    quad = _random_quad(np.random.default_rng(seed))
+    np.testing.assert_allclose(q.order_quad(quad[list(order)]), quad)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_quad_iou_is_symmetric_bounded_and_one_on_itself(seed_a, seed_b):
+    a = _random_quad(np.random.default_rng(seed_a))
+    b = _random_quad(np.random.default_rng(seed_b))
+    assert 0.0 <= q.quad_iou(a, b) <= 1.0
+    assert q.quad_iou(a, b) == pytest.approx(q.quad_iou(b, a), abs=1e-6)
+    assert q.quad_iou(a, a) == pytest.approx(1.0, abs=1e-4)
+    assert q.covered_by(a, q.pad_quad(a, 3.0)) == pytest.approx(1.0, abs=1e-4)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["pixelate", "fill", "text"]))
+def test_hiders_change_nothing_outside_the_quads(seed, style):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    quads = [_random_quad(rng) for _ in range(int(rng.integers(1, 4)))]
+    hider = {"pixelate": DocumentHider(), "fill": DocumentHider(color=(0, 0, 0)),
+             "text": TextHider()}[style]
+    out = hider(image, quads)
+    inside = np.zeros(image.shape[:2], bool)
+    for quad in quads:
+        x0, y0, x1, y1 = q.quad_bounds(quad, 320, 240)
+        inside[y0:y1, x0:x1] |= q.quad_mask(quad, (x0, y0, x1, y1)) > 0
+    assert np.array_equal(out[~inside], image[~inside])
+    # every pixel strictly inside a quad was replaced by the hider's output
+    assert out.dtype == np.uint8 and out.shape == image.shape
+
+
+def _plain_background(rng: np.random.Generator) -> np.ndarray:
+    """A smooth random 'photo' for scenes where ../shared is not available."""
+    small = rng.integers(40, 220, (6, 8, 3)).astype(np.uint8)
+    return np.asarray(Image.fromarray(small).resize((1200, 900), Image.Resampling.BICUBIC))
+
+
+def _hidden_share(field_quad: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
+    changed = np.any(before != after, axis=2)
+    x0, y0, x1, y1 = q.quad_bounds(field_quad, before.shape[1], before.shape[0])
+    inside = q.quad_mask(field_quad, (x0, y0, x1, y1)) > 0
+    return float(changed[y0:y1, x0:x1][inside].mean())
+
+
+@pytest.mark.parametrize("kind", sorted(scenes.RENDERERS))
+def test_a_card_in_a_scene_is_found_and_its_numbers_hidden(kind):
+    rng = np.random.default_rng(7)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind=kind, occlude=0.0)
+    result = anonymize(scene.image, config=Config())
+    truth = scene.cards[0]
+    best = max((q.quad_iou(truth.quad, np.float32(c.quad)) for c in result.cards), default=0.0)
+    assert best >= 0.7, f"{kind}: best IoU {best:.2f}"
+    for field in truth.fields:
+        assert _hidden_share(field.quad, scene.image, result.image) >= 0.98
+    # and OCR reads no identity number in the output any more
+    assert not [m for line in ocr.read_text(result.image) for m in find_numbers(line.text)
+                if m.kind in ("id", "card", "mrz")]
+
+
+def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():
+    rng = np.random.default_rng(11)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="bank", occlude=0.0)
+    result = anonymize(scene.image, config=Config(cards="fields"))
+    card = scene.cards[0]
+    assert result.cards and result.texts  # the number line (OCR may misread a digit or two)
+    for field in card.fields:
+        assert _hidden_share(field.quad, scene.image, result.image) >= 0.98
+    assert _hidden_share(card.quad, scene.image, result.image) < 0.6  # not the whole card
+
+
+def test_cards_off_and_text_off_leave_a_card_alone():
+    rng = np.random.default_rng(3)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="cn_id", occlude=0.0)
+    result = anonymize(scene.image, config=Config(cards="off", text="off"))
+    assert result.cards == [] and result.texts == []
+
+
+def test_text_all_hides_a_number_written_outside_any_card():
+    rng = np.random.default_rng(5)
+    image = Image.fromarray(_plain_background(rng))
+    from PIL import ImageDraw
+    ImageDraw.Draw(image).text((100, 400), "TEL 13812345678", fill=(0, 0, 0),
+                               font=scenes._font(scenes.SANS_FONT, 48))
+    pixels = np.asarray(image)
+    result = anonymize(pixels, config=Config(text="all"))
+    assert [t.kind for t in result.texts] == ["phone"]
+    assert not any(find_numbers(line.text) for line in ocr.read_text(result.image))
+
+
+def test_a_card_photo_without_faces_is_re_encoded_never_copied_losslessly(tmp_path):
+    rng = np.random.default_rng(9)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="bank", occlude=0.0)
+    src = tmp_path / "card.png"
+    Image.fromarray(scene.image).save(src)
+    result = process_file(src, tmp_path / "out.png", config=Config(), keep_pixels=True)
+    assert result.cards and not result.lossless
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "out.png").convert("RGB")), scene.image)
+
+
+def test_the_report_lists_cards_and_texts_but_never_the_number(tmp_path):
+    rng = np.random.default_rng(13)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="cn_id", occlude=0.0)
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    Image.fromarray(scene.image).save(inbox / "id.jpg", quality=95)
+    report = tmp_path / "report.jsonl"
+    outcome = CliRunner().invoke(main, ["run", str(inbox), "-o", str(tmp_path / "out"), "--report",
+                                        str(report), "--quiet", "--workers", "1"],
+                                 catch_exceptions=False)
+    assert outcome.exit_code == 0, outcome.output
+    record = json.loads(report.read_text().splitlines()[0])
+    assert record["cards"] and {"quad", "kind", "score"} <= set(record["cards"][0])
+    assert all({"box", "kind", "validated"} == set(t) for t in record["texts"])
+    number = scene.cards[0].fields[0].text
+    assert number not in report.read_text()
+
+
+# ---------------------------------------------------------------- the shared specimens
+
+SPECIMENS = [
+    "spring-boot-starter-easy-ocr/example__src__test__resources__img__bank__1.jpg",
+    "idcard-ocr/frontend__assets__idcard-test-back.png",
+    "PassportEye/tests__data__passport-td3.jpg",
+    "PassportEye/passporteye__mrz__testdata__100_id-si.jpg",
+    "ultimateMRZ-SDK/assets__images__Czech_passport_2005_MRZ_orient6_1300x1002.jpg",
+]
+
+
+@pytest.mark.parametrize("name", SPECIMENS)
+def test_shared_specimens_are_found_and_no_number_stays_readable(shared_data, tmp_path, name):
+    src = shared_data / "idcard" / name
+    dst = tmp_path / Path(name).name
+    result = process_file(src, dst, config=Config(), keep_pixels=True)
+    assert result.cards, f"no document found in {name}"
+    readable = [line.text for line in ocr.read_text(result.image)
+                if any(m.kind in ("id", "card", "mrz", "phone") for m in find_numbers(line.text))]
+    assert readable == [], f"{name}: still readable: {len(readable)} lines"
