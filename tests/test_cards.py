@@ -24,6 +24,7 @@ from tests import scenes
 pytestmark = pytest.mark.skipif(not scenes.fonts_available(),
                                 reason="fonts missing: apt-get install fonts-wqy-zenhei fonts-dejavu-core")
 
+DOCUMENTS = Config(cards="whole", text="cards")  # documents on (off by default for now)
 coords = st.floats(min_value=0, max_value=300, allow_nan=False)
 
 
@@ -87,7 +88,7 @@ def _hidden_share(field_quad: np.ndarray, before: np.ndarray, after: np.ndarray)
 def test_a_card_in_a_scene_is_found_and_its_numbers_hidden(kind):
     rng = np.random.default_rng(7)
     scene = scenes.make_scene(rng, _plain_background(rng), kind=kind, occlude=0.0)
-    result = anonymize(scene.image, config=Config())
+    result = anonymize(scene.image, config=DOCUMENTS)
     truth = scene.cards[0]
     best = max((q.quad_iou(truth.quad, np.float32(c.quad)) for c in result.cards), default=0.0)
     assert best >= 0.7, f"{kind}: best IoU {best:.2f}"
@@ -101,7 +102,7 @@ def test_a_card_in_a_scene_is_found_and_its_numbers_hidden(kind):
 def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():
     rng = np.random.default_rng(11)
     scene = scenes.make_scene(rng, _plain_background(rng), kind="bank", occlude=0.0)
-    result = anonymize(scene.image, config=Config(cards="fields"))
+    result = anonymize(scene.image, config=Config(cards="fields", text="cards"))
     card = scene.cards[0]
     assert result.cards and result.texts  # the number line (OCR may misread a digit or two)
     for field in card.fields:
@@ -133,7 +134,7 @@ def test_a_card_photo_without_faces_is_re_encoded_never_copied_losslessly(tmp_pa
     scene = scenes.make_scene(rng, _plain_background(rng), kind="bank", occlude=0.0)
     src = tmp_path / "card.png"
     Image.fromarray(scene.image).save(src)
-    result = process_file(src, tmp_path / "out.png", config=Config(), keep_pixels=True)
+    result = process_file(src, tmp_path / "out.png", config=DOCUMENTS, keep_pixels=True)
     assert result.cards and not result.lossless
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "out.png").convert("RGB")), scene.image)
 
@@ -146,7 +147,8 @@ def test_the_report_lists_cards_and_texts_but_never_the_number(tmp_path):
     Image.fromarray(scene.image).save(inbox / "id.jpg", quality=95)
     report = tmp_path / "report.jsonl"
     outcome = CliRunner().invoke(main, ["run", str(inbox), "-o", str(tmp_path / "out"), "--report",
-                                        str(report), "--quiet", "--workers", "1"],
+                                        str(report), "--quiet", "--workers", "1", "--cards", "whole",
+                                        "--text", "cards"],
                                  catch_exceptions=False)
     assert outcome.exit_code == 0, outcome.output
     record = json.loads(report.read_text().splitlines()[0])
@@ -171,7 +173,7 @@ SPECIMENS = [
 def test_shared_specimens_are_found_and_no_number_stays_readable(shared_data, tmp_path, name):
     src = shared_data / "idcard" / name
     dst = tmp_path / Path(name).name
-    result = process_file(src, dst, config=Config(), keep_pixels=True)
+    result = process_file(src, dst, config=DOCUMENTS, keep_pixels=True)
     assert result.cards, f"no document found in {name}"
     readable = [line.text for line in ocr.read_text(result.image)
                 if any(m.kind in ("id", "card", "mrz", "phone") for m in find_numbers(line.text))]
