@@ -36,10 +36,15 @@ def side_lengths(quad: np.ndarray) -> np.ndarray:
     return np.linalg.norm(np.roll(quad, -1, axis=0) - quad, axis=1)
 
 
+def mean_sides(quad: np.ndarray) -> tuple[float, float]:
+    """(mean of top and bottom, mean of left and right) side lengths of an ordered quad."""
+    sides = side_lengths(quad)
+    return float((sides[0] + sides[2]) / 2), float((sides[1] + sides[3]) / 2)
+
+
 def quad_aspect(quad: np.ndarray) -> float:
     """Long over short mean side length (>= 1): the rectified aspect for mild perspective."""
-    sides = side_lengths(quad)
-    horizontal, vertical = (sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2
+    horizontal, vertical = mean_sides(quad)
     return float(max(horizontal, vertical) / max(min(horizontal, vertical), 1e-6))
 
 
@@ -57,8 +62,8 @@ def min_corner_angle(quad: np.ndarray) -> float:
 
 def landscape(quad: np.ndarray) -> np.ndarray:
     """The same ordered quad, rolled so that its first side (top) is a long side."""
-    sides = side_lengths(quad)
-    if sides[0] + sides[2] >= sides[1] + sides[3]:
+    horizontal, vertical = mean_sides(quad)
+    if horizontal >= vertical:
         return quad
     return np.roll(quad, -1, axis=0)
 
@@ -98,8 +103,7 @@ def pad_quad(quad: np.ndarray, pad: float | np.ndarray) -> np.ndarray:
 
 def short_side(quad: np.ndarray) -> float:
     """The smaller of the two mean side lengths of an ordered quad."""
-    sides = side_lengths(quad)
-    return float(min((sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2))
+    return min(mean_sides(quad))
 
 
 def quad_bounds(quad: np.ndarray, width: int, height: int) -> tuple[int, int, int, int]:
@@ -129,8 +133,7 @@ def rectify(image: np.ndarray, quad: np.ndarray, long_side: int) -> tuple[np.nda
     The patch keeps the quad's orientation: its first side (top-left to top-right) is the
     patch's top edge, whichever is longer.
     """
-    sides = side_lengths(quad)
-    horizontal, vertical = (sides[0] + sides[2]) / 2, (sides[1] + sides[3]) / 2
+    horizontal, vertical = mean_sides(quad)
     scale = long_side / max(horizontal, vertical, 1e-6)
     w, h = max(int(round(horizontal * scale)), 8), max(int(round(vertical * scale)), 8)
     target = np.float32([[0, 0], [w, 0], [w, h], [0, h]])

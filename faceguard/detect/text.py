@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.quads import order_quad
 from ..errors import DetectionError
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,7 @@ def join_lines(lines: list[TextLine]) -> list[TextLine]:
 
 def _ordered_like(box: np.ndarray, direction: np.ndarray) -> np.ndarray:
     """The rectangle's corners, clockwise, starting so the first side runs along ``direction``."""
-    centre = box.mean(axis=0)
-    angles = np.arctan2(box[:, 1] - centre[1], box[:, 0] - centre[0])
-    box = box[np.argsort(angles)]
+    box = order_quad(box)
     for shift in range(4):
         candidate = np.roll(box, -shift, axis=0)
         top = candidate[1] - candidate[0]
