@@ -2,16 +2,18 @@
 
 How a document is found, on an image (H, W, 3) uint8 RGB, upright:
 
-1. Geometry: edge maps and threshold maps of a copy at most ``WORK_SIDE`` pixels long
-   give closed contours; the convex hull of each is reduced to a quadrilateral. A
-   candidate must be convex, have corner angles above 50 degrees, a rectified aspect
-   between 1.2 and 2.0 (ID-1 is 1.586, a passport page 1.42) and cover at least 1% of the
-   image. Its *edge support* is the share of its perimeter that lies on an edge.
-2. Text: each candidate is rectified and its text lines are found (PP-OCRv4 detection, no
-   reading). A card carries lines of printed text; a window or a picture frame rarely does.
-   A candidate is a document when its edge support and line count agree (``_accepts``).
-3. The whole frame: a scan or a close-up shows the document with no border. When the
-   image holds several text lines, they are read, and the frame counts as a document when
+1. Outlines, on a copy at most ``WORK_SIDE`` pixels long: long straight segments (LSD)
+   paired into rectangle hypotheses, and closed contours of edge and threshold maps whose
+   convex hulls reduce to quadrilaterals (then fitted onto the edge pixels). A candidate
+   must be convex, have corner angles above 50 degrees, a rectified aspect between 1.2 and
+   2.0 (ID-1 is 1.586, a passport page 1.42) and cover at least 1% of the image. Its *edge
+   support* is the share of its perimeter that lies on an edge.
+2. Text: the image's text lines are found once (PP-OCRv4 detection, no reading). A card
+   holds several lines of small print; a window holds none and a placard a few big words
+   or lines that run across its outline. ``_accepts`` scores a candidate from its edge
+   support and the lines inside it.
+3. The whole frame: a scan or a close-up shows the document with no border. The text
+   lines outside every document found are read, and the frame counts as a document when
    an identity number or MRZ line is among them (``numbers.find_numbers``).
 
 Quads are (4, 2) float32 corners, clockwise from the top-left, in pixels of the image.
@@ -56,10 +58,6 @@ class Document:
     score: float
     lines: list[ocr.TextLine] = field(default_factory=list)
 
-    def to_json(self) -> dict:
-        return {"quad": [[round(float(x), 1), round(float(y), 1)] for x, y in self.quad],
-                "kind": self.kind, "score": round(float(self.score), 3)}
-
 
 def kind_for_aspect(aspect: float) -> str:
     return "id1" if abs(aspect - q.ID1_ASPECT) <= abs(aspect - q.ID3_ASPECT) else "id3"
@@ -100,14 +98,17 @@ def _plausible(quad: np.ndarray, image_area: float) -> bool:
             and ASPECT_RANGE[0] <= q.quad_aspect(quad) <= ASPECT_RANGE[1])
 
 
-def edge_support(quad: np.ndarray, edges: np.ndarray, samples: int = 160) -> float:
-    """Share of points along the quad's perimeter that lie on (dilated) ``edges``."""
-    t = np.linspace(0, 1, samples // 4, endpoint=False)[:, None]
-    starts, ends = quad, np.roll(quad, -1, axis=0)
-    pts = (starts[:, None, :] * (1 - t) + ends[:, None, :] * t).reshape(-1, 2)
-    xs = np.clip(np.round(pts[:, 0]).astype(int), 0, edges.shape[1] - 1)
-    ys = np.clip(np.round(pts[:, 1]).astype(int), 0, edges.shape[0] - 1)
-    return float((edges[ys, xs] > 0).mean())
+def edge_support(quads: np.ndarray, edges: np.ndarray, samples: int = 160) -> np.ndarray:
+    """For quads (N, 4, 2): the share (N,) of points along each perimeter that lie on
+    (dilated) ``edges``; points outside the image count as misses."""
+    t = np.linspace(0, 1, samples // 4, endpoint=False)[None, None, :, None]
+    starts, ends = quads[:, :, None, :], np.roll(quads, -1, axis=1)[:, :, None, :]
+    pts = (starts * (1 - t) + ends * t).reshape(len(quads), -1, 2)
+    xs = np.round(pts[..., 0]).astype(int)
+    ys = np.round(pts[..., 1]).astype(int)
+    inside = (xs >= 0) & (ys >= 0) & (xs < edges.shape[1]) & (ys < edges.shape[0])
+    hits = edges[np.clip(ys, 0, edges.shape[0] - 1), np.clip(xs, 0, edges.shape[1] - 1)] > 0
+    return (hits & inside).mean(axis=1)
 
 
 def _line_through(points: np.ndarray) -> np.ndarray | None:
@@ -160,21 +161,22 @@ def _long_segments(planes: list[np.ndarray]) -> np.ndarray:
     height, width = planes[0].shape
     scale = min(SEGMENT_SIDE / max(height, width), 1.0)
     detector = cv2.createLineSegmentDetector()
-    found = [detector.detect(planes[0])[0]]
-    found = [found[0].reshape(-1, 4)] if found[0] is not None else []
+    searches = [(planes[0], 1.0)]
     for plane in planes:
         small = cv2.resize(plane, (round(width * scale), round(height * scale)),
                            interpolation=cv2.INTER_AREA) if scale < 1 else plane
-        segments = detector.detect(cv2.GaussianBlur(small, (3, 3), 0))[0]
-        if segments is not None:
-            found.append(segments.reshape(-1, 4) / scale)
+        searches.append((cv2.GaussianBlur(small, (3, 3), 0), scale))
+    found = [segments.reshape(-1, 4) / factor for plane, factor in searches
+             if (segments := detector.detect(plane)[0]) is not None]
     return np.concatenate(found) if found else np.zeros((0, 4), np.float32)
 
 
-def _segment_quads(planes: list[np.ndarray], edges: np.ndarray, area: float) -> list[np.ndarray]:
+def _segment_quads(planes: list[np.ndarray], edges: np.ndarray,
+                   area: float) -> list[tuple[np.ndarray, float]]:
     """Rectangle hypotheses from long straight segments: two roughly parallel pairs that
     meet at roughly right angles, with a document's aspect. Robust where a card's outline
-    touches other edges (a cluttered background) or is cut by a finger.
+    touches other edges (a cluttered background) or is cut by a finger. Returns
+    (quad, edge support) pairs, best supported first.
     """
     segments = _long_segments(planes)
     p0, p1 = segments[:, :2], segments[:, 2:]
@@ -219,21 +221,13 @@ def _segment_quads(planes: list[np.ndarray], edges: np.ndarray, area: float) -> 
     if not good.any():
         return []
     quads = np.linalg.solve(matrices[good], rhs[good][..., None])[..., 0].astype(np.float32)
-    support = _edge_support_many(quads, edges)
-    best = np.argsort(-support)[:300]
-    return [q.order_quad(quads[k]) for k in best if support[k] >= 0.5]
-
-
-def _edge_support_many(quads: np.ndarray, edges: np.ndarray, samples: int = 120) -> np.ndarray:
-    """edge_support for many quads (N, 4, 2) at once; (N,) float."""
-    t = np.linspace(0, 1, samples // 4, endpoint=False)[None, None, :, None]
-    starts, ends = quads[:, :, None, :], np.roll(quads, -1, axis=1)[:, :, None, :]
-    pts = (starts * (1 - t) + ends * t).reshape(len(quads), -1, 2)
-    xs = np.round(pts[..., 0]).astype(int)
-    ys = np.round(pts[..., 1]).astype(int)
-    inside = (xs >= 0) & (ys >= 0) & (xs < edges.shape[1]) & (ys < edges.shape[0])
-    hits = edges[np.clip(ys, 0, edges.shape[0] - 1), np.clip(xs, 0, edges.shape[1] - 1)] > 0
-    return (hits & inside).mean(axis=1)
+    # a coarse support ranks the many hypotheses; the kept few are measured like every candidate
+    coarse = edge_support(quads, edges, samples=120)
+    best = [k for k in np.argsort(-coarse)[:300] if coarse[k] >= 0.5]
+    if not best:
+        return []
+    kept = np.stack([q.order_quad(quads[k]) for k in best])
+    return list(zip(kept, edge_support(kept, edges).tolist()))
 
 
 def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -252,9 +246,8 @@ def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
     ys, xs = np.nonzero(fine_edges)
     edge_points = np.stack([xs, ys], axis=1).astype(np.float32)
     found: list[tuple[np.ndarray, float]] = []
-    for quad in _segment_quads([gray, hsv[:, :, 1]], support_edges, area):
-        if _plausible(quad, area):
-            found.append((quad, edge_support(quad, support_edges)))
+    found += [(quad, support) for quad, support in _segment_quads([gray, hsv[:, :, 1]], support_edges, area)
+              if _plausible(quad, area)]
     for binary in maps:
         contours, _h = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
@@ -270,7 +263,7 @@ def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
             quad = refine_quad(quad, edge_points, band=0.04 * q.short_side(quad) + 2)
             if not _plausible(quad, area):
                 continue
-            found.append((quad, edge_support(quad, support_edges)))
+            found.append((quad, float(edge_support(quad[None], support_edges)[0])))
     found.sort(key=lambda item: -item[1])
     kept: list[tuple[np.ndarray, float]] = []
     for quad, support in found:
