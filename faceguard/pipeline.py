@@ -1,6 +1,7 @@
 """One image in, one Result out: detect faces, hide them, write a clean copy."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -36,23 +37,15 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got shape {image.shape} "
                          f"and dtype {image.dtype}")
-    try:
+    with _failures_as("face detection"):
         boxes, scores = detect_faces(image, **config.detection)
-    except FaceguardError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
-        raise DetectionError(f"face detection failed: {exc}") from exc
     anonymizer = anonymizer_for(config)
     hidden = anonymizer(image, boxes)
     regions = anonymizer.hidden_regions(boxes, image.shape[1], image.shape[0])
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r))
                   for b, s, r in zip(boxes, scores, regions)]
-    try:
+    with _failures_as("document or text detection"):
         documents, lines = _documents_and_lines(image, config)
-    except FaceguardError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
-        raise DetectionError(f"document or text detection failed: {exc}") from exc
     if config.cards is CardPolicy.WHOLE and documents:
         hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
         hidden = hider(hidden, [_document_margin(d.quad) for d in documents])
@@ -63,6 +56,18 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
     return Result(image=hidden, detections=detections, cards=cards, texts=texts)
+
+
+@contextlib.contextmanager
+def _failures_as(stage: str):
+    """Any unexpected failure inside becomes a DetectionError naming ``stage``: a detector
+    that fails must stop the output (fail closed), with a one-line reason."""
+    try:
+        yield
+    except FaceguardError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
+        raise DetectionError(f"{stage} failed: {exc}") from exc
 
 
 def _documents_and_lines(image: np.ndarray, config: Config
