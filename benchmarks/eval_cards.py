@@ -28,21 +28,7 @@ from faceguard.config import Config  # noqa: E402
 from faceguard.core import quads as q  # noqa: E402
 from faceguard.errors import FaceguardError  # noqa: E402
 from faceguard.pipeline import anonymize  # noqa: E402
-from tests.scenes import background_paths, scenes  # noqa: E402
-
-
-def changed_mask(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    return np.any(before != after, axis=2)
-
-
-def field_hidden(field_quad: np.ndarray, changed: np.ndarray) -> bool:
-    height, width = changed.shape
-    region = q.quad_bounds(field_quad, width, height)
-    inside = q.quad_mask(field_quad, region) > 0
-    x0, y0, x1, y1 = region
-    if not inside.any():
-        return True
-    return float(changed[y0:y1, x0:x1][inside].mean()) >= 0.98
+from tests.scenes import background_paths, changed_pixels, hidden_share, scenes  # noqa: E402
 
 
 def main() -> int:
@@ -62,13 +48,13 @@ def main() -> int:
     started = time.perf_counter()
     for index, (path, scene) in enumerate(scenes(data, args.scenes, seed=args.seed)):
         result = anonymize(scene.image, config=config)
-        changed = changed_mask(scene.image, result.image)
+        changed = changed_pixels(scene.image, result.image)
         quads = [np.float32(c.quad) for c in result.cards]
         for card in scene.cards:
             total_cards += 1
             best = max((q.quad_iou(card.quad, other) for other in quads), default=0.0)
             found_cards += best >= 0.7
-            hidden = [field_hidden(f.quad, changed) for f in card.fields]
+            hidden = [hidden_share(f.quad, changed) >= 0.98 for f in card.fields]
             hidden_fields += sum(hidden)
             total_fields += len(hidden)
             if args.misses and (best < 0.7 or not all(hidden)):

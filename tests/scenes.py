@@ -108,13 +108,19 @@ def _mrz_field(value: str, length: int) -> str:
     return (value + "<" * length)[:length]
 
 
+def _mrz_dates(rng: np.random.Generator) -> tuple[str, str]:
+    """(birth, expiry) as YYMMDD."""
+    birth = f"{rng.integers(50, 99)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    expiry = f"{rng.integers(26, 35)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    return birth, expiry
+
+
 def td3_lines(rng: np.random.Generator, valid: bool) -> list[str]:
     country = str(rng.choice(["UTO", "CHN", "DEU", "FRA", "CZE"]))
     surname, given = rng.choice(LATIN_SURNAMES), rng.choice(LATIN_NAMES)
     line1 = _mrz_field(f"P<{country}{surname}<<{given}", 44)
     number = "".join(rng.choice(list(string.ascii_uppercase + string.digits), 9))
-    birth = f"{rng.integers(50, 99)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
-    expiry = f"{rng.integers(26, 35)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    birth, expiry = _mrz_dates(rng)
     personal = _mrz_field("".join(rng.choice(list(string.digits), 8)), 14)
     parts = [number + mrz_check_digit(number), country, birth + mrz_check_digit(birth),
              str(rng.choice(["M", "F"])), expiry + mrz_check_digit(expiry),
@@ -131,8 +137,7 @@ def td1_lines(rng: np.random.Generator, valid: bool) -> list[str]:
     country = str(rng.choice(["UTO", "DEU", "SVN", "NLD"]))
     number = "".join(rng.choice(list(string.ascii_uppercase + string.digits), 9))
     line1 = _mrz_field(f"I<{country}{number}{mrz_check_digit(number)}", 30)
-    birth = f"{rng.integers(50, 99)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
-    expiry = f"{rng.integers(26, 35)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    birth, expiry = _mrz_dates(rng)
     line2 = _mrz_field(f"{birth}{mrz_check_digit(birth)}{rng.choice(['M', 'F'])}"
                        f"{expiry}{mrz_check_digit(expiry)}{country}", 29)
     line2 += mrz_check_digit(line2)
@@ -350,6 +355,21 @@ def make_scene(rng: np.random.Generator, background: np.ndarray, *, kind: str | 
         truth_fields.append(Field(field_kind, text, q.transform_points(box, warp)))
     card_quad = q.order_quad(target)
     return Scene(image=image, cards=[Card(kind=kind, quad=card_quad, fields=truth_fields)])
+
+
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(H, W) bool: where any channel of ``after`` differs from ``before``."""
+    return np.any(before != after, axis=2)
+
+
+def hidden_share(quad: np.ndarray, changed: np.ndarray) -> float:
+    """Share of the pixels under ``quad`` that were changed (1.0 for an empty quad)."""
+    height, width = changed.shape
+    x0, y0, x1, y1 = q.quad_bounds(quad, width, height)
+    inside = q.quad_mask(quad, (x0, y0, x1, y1)) > 0
+    if not inside.any():
+        return 1.0
+    return float(changed[y0:y1, x0:x1][inside].mean())
 
 
 def background_paths(shared: Path) -> list[Path]:

@@ -78,10 +78,7 @@ def _plain_background(rng: np.random.Generator) -> np.ndarray:
 
 
 def _hidden_share(field_quad: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
-    changed = np.any(before != after, axis=2)
-    x0, y0, x1, y1 = q.quad_bounds(field_quad, before.shape[1], before.shape[0])
-    inside = q.quad_mask(field_quad, (x0, y0, x1, y1)) > 0
-    return float(changed[y0:y1, x0:x1][inside].mean())
+    return scenes.hidden_share(field_quad, scenes.changed_pixels(before, after))
 
 
 @pytest.mark.parametrize("kind", sorted(scenes.RENDERERS))
