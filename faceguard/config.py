@@ -87,11 +87,10 @@ class Config:
     jpeg_quality, webp_quality : encoder quality when pixels are written.
     keep_icc : keep the ICC colour profile (it describes colours, not people).
     metadata_only : do not look for faces; only strip metadata (losslessly where possible).
-    cards : identity documents: hide the whole document, only its fields (portrait,
-        numbers, MRZ, names), or do not look for documents (default for now: the document
-        detector still takes too many placards for cards; see README).
-    text : read text for identity numbers inside found documents, in the whole image, or
-        not at all (default, with cards off); each line holding a number is hidden.
+    cards : identity documents: hide the whole document (default), only its fields
+        (portrait, numbers, MRZ, names), or do not look for documents.
+    text : read text for identity numbers inside found documents (default), in the whole
+        image, or not at all; each line holding a number is hidden.
     """
 
     threshold: float = 0.25
@@ -109,8 +108,8 @@ class Config:
     webp_quality: int = 90
     keep_icc: bool = True
     metadata_only: bool = False
-    cards: CardPolicy = CardPolicy.OFF
-    text: TextScope = TextScope.OFF
+    cards: CardPolicy = CardPolicy.WHOLE
+    text: TextScope = TextScope.CARDS
 
     @property
     def detection(self) -> dict:

@@ -24,7 +24,7 @@ from tests import scenes
 pytestmark = pytest.mark.skipif(not scenes.fonts_available(),
                                 reason="fonts missing: apt-get install fonts-wqy-zenhei fonts-dejavu-core")
 
-DOCUMENTS = Config(cards="whole", text="cards")  # documents on (off by default for now)
+DOCUMENTS = Config(cards="whole", text="cards")  # the defaults, spelled out
 coords = st.floats(min_value=0, max_value=300, allow_nan=False)
 
 
@@ -105,6 +105,18 @@ def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():
     for field in card.fields:
         assert _hidden_share(field.quad, scene.image, result.image) >= 0.98
     assert _hidden_share(card.quad, scene.image, result.image) < 0.6  # not the whole card
+
+
+def test_a_placard_with_lines_of_print_but_no_number_is_not_a_card():
+    from PIL import ImageDraw
+    rng = np.random.default_rng(17)
+    image = Image.fromarray(_plain_background(rng))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((300, 250, 900, 630), fill=(245, 245, 240), outline=(20, 20, 20), width=4)
+    font = scenes._font(scenes.SANS_FONT, 34)
+    for row, words in enumerate(["FREEDOM OF SPEECH", "WE WANT CHANGE", "NO MORE WALLS", "JOIN US"]):
+        draw.text((340, 280 + row * 80), words, fill=(20, 20, 20), font=font)
+    assert anonymize(np.asarray(image), config=DOCUMENTS).cards == []
 
 
 def test_cards_off_and_text_off_leave_a_card_alone():

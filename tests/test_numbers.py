@@ -68,3 +68,9 @@ def test_phone_email_and_long_digit_runs_are_matched_without_their_neighbours():
     assert _kinds("born 1986 in Shanghai, 2 kids") == []
     # an ID number is one match, not also a phone number and a card number
     assert _kinds("11010519491231002X") == [("id", True)]
+
+
+def test_an_mrz_line_broken_by_a_misread_character_is_still_an_mrz_line():
+    # OCR read "×" for a letter: the line no longer matches the MRZ alphabet throughout
+    assert _kinds("I<U0509M05×6<<<<<<<<<<<<<<<") == [("mrz", False)]
+    assert _kinds("see <<<< here") == []  # a short run of '<' in prose is not one

@@ -11,7 +11,9 @@ How a document is found, on an image (H, W, 3) uint8 RGB, upright:
 2. Text: the image's text lines are found once (PP-OCRv4 detection, no reading). A card
    holds several lines of small print; a window holds none and a placard a few big words
    or lines that run across its outline. ``_accepts`` scores a candidate from its edge
-   support and the lines inside it.
+   support and the lines inside it; the best candidates are then read (rectified), and a
+   candidate is a document only when some number is among its lines (a card always
+   carries one; a placard rarely does).
 3. The whole frame: a scan or a close-up shows the document with no border. The text
    lines outside every document found are read, and the frame counts as a document when
    an identity number or MRZ line is among them (``numbers.find_numbers``).
@@ -37,7 +39,7 @@ LINES_SIDE = 1280         # the image is searched for text lines at this size
 READ_SIDE = 1280          # documents are read at this size
 MIN_AREA = 0.01           # of the image
 ASPECT_RANGE = (1.2, 2.0)
-CARD_TEXT_HEIGHT = 0.16    # median text line height over the card's short side, at most
+MAX_READS = 6             # candidates read per image, at most
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 # kinds that make a text-only (borderless) frame a document
 DOCUMENT_NUMBERS = {"id", "card", "mrz"}
@@ -274,30 +276,26 @@ def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
 
 # ---------------------------------------------------------------- text cues
 
-def _line_evidence(quad: np.ndarray, lines: np.ndarray) -> tuple[int, int, float]:
-    """For text-line quads (N, 4, 2): (lines inside the quad, lines crossing its outline,
-    median height of the lines inside as a share of the quad's short side)."""
+def _line_evidence(quad: np.ndarray, lines: np.ndarray) -> tuple[int, int]:
+    """(lines inside the quad, lines crossing its outline) for text-line quads (N, 4, 2)."""
     if len(lines) == 0:
-        return 0, 0, 0.0
+        return 0, 0
     edges = np.roll(quad, -1, axis=0) - quad                       # (4, 2), clockwise
     rel = lines[:, :, None, :] - quad[None, None, :, :]           # (N, 4 corners, 4 edges, 2)
     cross = edges[None, None, :, 0] * rel[..., 1] - edges[None, None, :, 1] * rel[..., 0]
     corner_inside = np.all(cross >= 0, axis=2)                     # (N, 4)
     inside = corner_inside.all(axis=1)
     crossing = int((corner_inside.any(axis=1) & ~inside).sum())
-    if not inside.any():
-        return 0, crossing, 0.0
-    heights = np.linalg.norm(lines[inside, 3] - lines[inside, 0], axis=1)
-    return int(inside.sum()), crossing, float(np.median(heights) / max(q.short_side(quad), 1.0))
+    return int(inside.sum()), crossing
 
 
-def _accepts(support: float, inside: int, crossing: int, text_height: float) -> float:
+def _accepts(support: float, inside: int, crossing: int) -> float:
     """Score in [0, 1] of a geometric candidate; 0 rejects it.
 
-    A card holds several lines of small print (a line is under a sixth of the card's
-    height); a placard or a sign holds a few big words, a window none.
+    A card holds lines of print inside its outline; a window holds none, and text that
+    runs across the outline belongs to something larger (a sign, a page).
     """
-    if crossing > max(1, inside) or text_height > CARD_TEXT_HEIGHT:
+    if crossing > max(1, inside):
         return 0.0
     purity = inside / max(inside + crossing, 1)
     if inside >= 2 and support >= 0.6:
@@ -327,18 +325,27 @@ def find_documents(image: np.ndarray) -> list[Document]:
     lines = ocr.find_lines(image, side=LINES_SIDE)
     scored = []
     for quad, support in quad_candidates(image):
-        inside, crossing, text_height = _line_evidence(quad, lines)
-        score = _accepts(support, inside, crossing, text_height)
+        inside, crossing = _line_evidence(quad, lines)
+        score = _accepts(support, inside, crossing)
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
         if score > 0:
             # near-equal scores go to the tighter outline (more text per pixel)
             density = inside / max(q.quad_area(quad), 1.0)
             scored.append((round(score, 1), density, score, quad))
     documents: list[Document] = []
+    reads = 0
     for _rank, _density, score, quad in sorted(scored, key=lambda item: (-item[0], -item[1])):
-        if all(q.quad_iou(quad, d.quad) < 0.3 and q.covered_by(quad, d.quad) < 0.8
-               for d in documents):
-            documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score))
+        if reads >= MAX_READS:
+            break
+        if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
+            continue
+        # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits); a placard
+        # with lines of small print rarely does
+        reads += 1
+        read = _read_inside(image, quad)
+        if any(find_numbers(line.text) for line in read):
+            documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
+                                      lines=read))
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
     if len(outside):
@@ -348,13 +355,32 @@ def find_documents(image: np.ndarray) -> list[Document]:
     return documents
 
 
+def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:
+    """The text lines inside ``quad`` (grown by 3%), read on a rectified copy, in pixels of
+    ``image``.
+
+    Rectifying cannot tell a card's top from its bottom, and the recognizer's own
+    direction classifier often keeps an upside-down MRZ as it is; so when the first reading
+    holds no number, the same lines are read once more turned by 180 degrees (no second
+    line search: a line turned over is the same quad, corners renumbered).
+    """
+    grown = q.landscape(q.pad_quad(quad, 0.03 * q.short_side(quad)))
+    patch, back = q.rectify(image, grown, READ_SIDE)
+    found = ocr.find_lines(patch, side=READ_SIDE, max_upscale=1.0)
+    lines = ocr.join_lines(ocr.read_lines(patch, found))
+    if len(found) and not any(find_numbers(line.text) for line in lines):
+        height, width = patch.shape[:2]
+        turned = np.roll(np.float32([width, height]) - found, 2, axis=1)
+        upside_down = ocr.join_lines(ocr.read_lines(patch[::-1, ::-1], turned))
+        if any(find_numbers(line.text) for line in upside_down):
+            lines = [ocr.TextLine(quad=np.float32([width, height]) - line.quad, text=line.text,
+                                  confidence=line.confidence) for line in upside_down]
+    return [ocr.TextLine(quad=q.transform_points(line.quad, back), text=line.text,
+                         confidence=line.confidence) for line in lines]
+
+
 def read_documents(image: np.ndarray, documents: list[Document]) -> None:
-    """Read the text inside each document (rectified), in pixels of ``image``; in place."""
+    """Read the text inside each document not read yet; in place."""
     for document in documents:
-        if document.lines:
-            continue
-        grown = q.pad_quad(document.quad, 0.03 * q.short_side(document.quad))
-        patch, back = q.rectify(image, q.landscape(grown), READ_SIDE)
-        lines = ocr.read_text(patch, side=READ_SIDE, max_upscale=1.0)
-        document.lines = [ocr.TextLine(quad=q.transform_points(line.quad, back), text=line.text,
-                                       confidence=line.confidence) for line in lines]
+        if not document.lines:
+            document.lines = _read_inside(image, document.quad)

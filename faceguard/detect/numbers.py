@@ -102,6 +102,11 @@ def mrz_line_ok(line: str) -> bool:
     return _checks_hold(line, fields)
 
 
+# OCR often breaks an MRZ line on a misread character ("I<U0509M05×6<<<<<<<<"); a run of
+# filler characters in a long line is an MRZ line all the same
+_MRZ_FILLER_RE = re.compile(r"^(?=.{20,})[^\s]*<{4,}[^\s]*$")
+
+
 def _is_mrz(candidate: str) -> bool:
     return candidate.count("<") >= 4 or (candidate.count("<") >= 2 and mrz_line_ok(candidate))
 
@@ -118,6 +123,10 @@ def find_numbers(text: str) -> list[NumberMatch]:
         squeezed = m.group()
         if _is_mrz(squeezed):
             found.append(NumberMatch("mrz", m.start(), m.end(), mrz_line_ok(squeezed)))
+    if not found:
+        for m in re.finditer(r"\S+", upper):
+            if _MRZ_FILLER_RE.match(m.group()):
+                found.append(NumberMatch("mrz", m.start(), m.end(), False))
     for m in _ID_RE.finditer(text):
         if not taken(m.start(), m.end()):
             number = m.group().replace(" ", "")
