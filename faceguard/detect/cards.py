@@ -23,7 +23,7 @@ Quads are (4, 2) float32 corners, clockwise from the top-left, in pixels of the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -373,10 +373,8 @@ def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:
         turned = np.roll(np.float32([width, height]) - found, 2, axis=1)
         upside_down = ocr.join_lines(ocr.read_lines(patch[::-1, ::-1], turned))
         if any(find_numbers(line.text) for line in upside_down):
-            lines = [ocr.TextLine(quad=np.float32([width, height]) - line.quad, text=line.text,
-                                  confidence=line.confidence) for line in upside_down]
-    return [ocr.TextLine(quad=q.transform_points(line.quad, back), text=line.text,
-                         confidence=line.confidence) for line in lines]
+            lines = [replace(line, quad=np.float32([width, height]) - line.quad) for line in upside_down]
+    return [replace(line, quad=q.transform_points(line.quad, back)) for line in lines]
 
 
 def read_documents(image: np.ndarray, documents: list[Document]) -> None:
