@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from faceguard import io
 from faceguard.audit import AuditLog, verify_chain
 from faceguard.cli import main
 
@@ -46,7 +47,11 @@ class Daemon:
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def outputs(self) -> list[Path]:
-        return sorted(p for p in self.outbox.rglob("*") if p.is_file()) if self.outbox.exists() else []
+        """Finished outputs only: a file the daemon is still writing carries io.TEMP_PREFIX."""
+        if not self.outbox.exists():
+            return []
+        return sorted(p for p in self.outbox.rglob("*")
+                      if p.is_file() and not p.name.startswith(io.TEMP_PREFIX))
 
     def wait_for(self, condition, timeout: float = 120.0) -> None:
         deadline = time.time() + timeout
