@@ -5,16 +5,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: demo test bench bench-watch compare-metadata eval lint tools clean
+.PHONY: demo test bench bench-watch compare-metadata eval eval-privacy lint tools clean
 
 # rapidocr-onnxruntime goes in with --no-deps: its wheel declares opencv-python (the GUI
 # build, needing libGL), while faceguard's opencv-python-headless provides the same cv2.
 OCR_WHEEL := rapidocr-onnxruntime==1.4.4
+# mediapipe (Face Mesh, for --mode synthetic) likewise: it asks for opencv-contrib-python,
+# jax and sounddevice; pyproject.toml lists what it really imports.
+MESH_WHEEL := mediapipe==0.10.14
+# dlib's face recognizer judges re-identification in `make eval-privacy` only.
+PRIVACY_JUDGE := dlib-bin==20.0.1.post1 face-recognition-models==0.3.0
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps '$(OCR_WHEEL)'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps '$(OCR_WHEEL)' '$(MESH_WHEEL)'
 	touch $(STAMP)
 
 # exiftool cross-checks metadata in the tests and in `make eval`; the card scene generator
@@ -60,8 +65,13 @@ eval: $(STAMP) tools
 	$(BIN)/python $(SHARED)/eval/text_leaks.py out/eval-cards
 	$(BIN)/python benchmarks/eval_cards.py --shared $(SHARED) --scenes 300
 
+# re-identification (dlib) and detectability of every mode on faces of 64 px and more
+eval-privacy: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PRIVACY_JUDGE)
+	$(BIN)/python benchmarks/eval_privacy.py --shared $(SHARED)
+
 lint: $(STAMP)
-	$(BIN)/ruff check faceguard tests benchmarks samples
+	$(BIN)/ruff check faceguard tests benchmarks samples tools
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis

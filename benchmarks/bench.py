@@ -23,7 +23,7 @@ import numpy as np
 
 from faceguard import Config, io
 from faceguard.batch import plan_jobs, run_batch
-from faceguard.config import Preset
+from faceguard.config import Mode, Preset
 
 
 def prepare_inputs(shared: Path, folder: Path, generated: int) -> list[Path]:
@@ -94,6 +94,18 @@ def document_costs(shared: Path, photos: Path, out: Path) -> None:
             print(f"  {name:<7} " + "   ".join(costs))
 
 
+def mode_costs(shared: Path, out: Path) -> None:
+    """Images/s, 1 worker, faces only (--cards off --text off), for each --mode on the WIDER
+    photos of ../shared/data/faces/wider_val (crowds: many faces per image)."""
+    folder = shared / "data" / "faces" / "wider_val"
+    print("modes, 1 worker, faces only, on faces/wider_val (images/s):")
+    rates = []
+    for mode in Mode:
+        rate, faces = pipeline_rate(folder, out, Config(mode=mode, cards="off", text="off"), 1)
+        rates.append(f"{mode.value} {rate:5.2f}")
+    print("  " + "   ".join(rates) + f"   ({faces} faces)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
@@ -118,6 +130,7 @@ def main() -> None:
                       f"{rate / floor:5.3f}   ({faces} faces)")
         deface_rate(folder, args.deface or shutil.which("deface"))
         document_costs(args.shared, folder, out)
+        mode_costs(args.shared, out)
 
 
 if __name__ == "__main__":

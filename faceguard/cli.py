@@ -38,6 +38,10 @@ def processing_options(command):
     options = [
         click.option("--mode", type=_choices(Mode), default=Mode.BLUR.value, show_default=True,
                      help="How faces are hidden."),
+        click.option("--seed", type=int, default=Config.seed, show_default=True,
+                     help="Random choices of --mode synthetic (same seed, same output)."),
+        click.option("--consistent", is_flag=True,
+                     help="--mode synthetic: the same face gets the same surrogate in every image."),
         click.option("--mask", type=_choices(MaskShape), default=MaskShape.ELLIPSE.value,
                      show_default=True, help="Shape of the hidden region."),
         click.option("--mask-scale", type=float, default=Config.mask_scale, show_default=True,
@@ -73,7 +77,7 @@ def processing_options(command):
 def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
     names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
-             "keep_icc", "metadata_only", "cards", "text")
+             "keep_icc", "metadata_only", "cards", "text", "seed", "consistent")
     return Config(**{name: params[name] for name in names})
 
 

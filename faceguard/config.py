@@ -14,6 +14,7 @@ class Mode(str, enum.Enum):
     BLUR = "blur"
     PIXELATE = "pixelate"
     FILL = "fill"
+    SYNTHETIC = "synthetic"
 
 
 class CardPolicy(str, enum.Enum):
@@ -74,7 +75,12 @@ class Config:
     preset : fast (one pass over the image at up to 1024 px), balanced (plus an enlarged
         detail pass, and weak faces down to 0.15 kept when two passes agree), thorough (plus
         mirrored passes, weak faces down to 0.1, and full-resolution tiles on large photos).
-    mode : blur, pixelate or fill.
+    mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own
+        landmarks; faces without landmarks fall back to pixelation with noise).
+    synthetic_k : donors averaged into each synthetic face (k-Same's k).
+    seed : the synthetic mode's random choices; the same seed gives the same output.
+    consistent : synthetic faces depend on the face only (the same person tends to get the
+        same surrogate across a batch), not on the image or the seed.
     mask : ellipse (default) or box; the mask covers the detection grown by ``mask_scale``.
     mask_scale : growth of each detected box (about its centre) before masking.
     feather : width of the soft edge outside the mask, as a fraction of the detected face's
@@ -110,6 +116,9 @@ class Config:
     metadata_only: bool = False
     cards: CardPolicy = CardPolicy.WHOLE
     text: TextScope = TextScope.CARDS
+    synthetic_k: int = 5
+    seed: int = 0
+    consistent: bool = False
 
     @property
     def detection(self) -> dict:
@@ -136,6 +145,7 @@ class Config:
             (0.0 <= self.feather <= 1.0, "feather must be between 0 and 1"),
             (self.blur_strength > 0, "blur_strength must be positive"),
             (2 <= self.pixelate_blocks <= 64, "pixelate_blocks must be between 2 and 64"),
+            (2 <= self.synthetic_k <= 32, "synthetic_k must be between 2 and 32"),
             (self.max_pixels > 0, "max_pixels must be positive"),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be between 1 and 100"),
             (1 <= self.webp_quality <= 100, "webp_quality must be between 1 and 100"),

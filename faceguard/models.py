@@ -10,6 +10,7 @@ from .errors import DetectionError
 # file name -> sha256, as recorded in models/README.md
 KNOWN_MODELS = {
     "centerface.onnx": "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    "face_mesh_template.npz": "04b05685cedddea2f1122fb22054f7d7bcb0938fd78f9142c520dead5d873829",
 }
 
 

@@ -39,11 +39,10 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
                          f"and dtype {image.dtype}")
     with _failures_as("face detection"):
         boxes, scores = detect_faces(image, **config.detection)
-    anonymizer = anonymizer_for(config)
-    hidden = anonymizer(image, boxes)
-    regions = anonymizer.hidden_regions(boxes, image.shape[1], image.shape[0])
-    detections = [Detection(box=_floats(b), score=float(s), region=_floats(r))
-                  for b, s, r in zip(boxes, scores, regions)]
+    with _failures_as(f"{config.mode.value} anonymization"):
+        hidden, regions, treatments = anonymizer_for(config).hide(image, boxes)
+    detections = [Detection(box=_floats(b), score=float(s), region=_floats(r), treatment=t)
+                  for b, s, r, t in zip(boxes, scores, regions, treatments)]
     with _failures_as("document or text detection"):
         documents, lines = _documents_and_lines(image, config)
     if config.cards is CardPolicy.WHOLE and documents:

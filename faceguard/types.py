@@ -30,17 +30,23 @@ class Detection:
     score : the detector's confidence.
     region : (x0, y0, x1, y1) of the pixels actually hidden (the box grown by the mask
         scale, clipped to the image); equal to ``box`` when nothing was hidden.
+    treatment : how the face was hidden: blur, pixelate, fill, synthetic, or
+        pixelate-noise (the synthetic mode's fallback for a face without landmarks).
     """
 
     box: tuple[float, float, float, float]
     score: float
     region: tuple[float, float, float, float] | None = None
+    treatment: str | None = None
 
     def to_json(self) -> dict:
         """Report form: ``box`` is the hidden region, ``detected`` the detector's own box."""
         region = self.region if self.region is not None else self.box
-        return {"box": _rounded(region), "score": round(float(self.score), 4),
-                "detected": _rounded(self.box)}
+        record = {"box": _rounded(region), "score": round(float(self.score), 4),
+                  "detected": _rounded(self.box)}
+        if self.treatment is not None:
+            record["treatment"] = self.treatment
+        return record
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..config import Config, Mode
 from .regions import Anonymizer, Blur, Fill, Pixelate
+from .synthetic import Synthetic
 
 
 def anonymizer_for(config: Config) -> Anonymizer:
@@ -12,7 +13,10 @@ def anonymizer_for(config: Config) -> Anonymizer:
         return Blur(strength=config.blur_strength, **common)
     if config.mode is Mode.PIXELATE:
         return Pixelate(blocks=config.pixelate_blocks, **common)
+    if config.mode is Mode.SYNTHETIC:
+        return Synthetic(k=config.synthetic_k, seed=config.seed, consistent=config.consistent,
+                         **common)
     return Fill(color=config.fill_color, **common)
 
 
-__all__ = ["Anonymizer", "Blur", "Fill", "Pixelate", "anonymizer_for"]
+__all__ = ["Anonymizer", "Blur", "Fill", "Pixelate", "Synthetic", "anonymizer_for"]

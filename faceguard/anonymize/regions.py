@@ -42,6 +42,14 @@ class Anonymizer:
             out[y0:y1, x0:x1] = blend(region, self.replace(region, face_size), mask)
         return out
 
+    def hide(self, image: np.ndarray, boxes: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Hide ``boxes`` in a copy of ``image``; returns (the new image, the (N, 4) int64
+        regions whose pixels may have changed, each face's treatment: the mode's name)."""
+        treatment = type(self).__name__.lower()
+        return (self(image, boxes), self.hidden_regions(boxes, image.shape[1], image.shape[0]),
+                [treatment] * len(as_boxes(boxes)))
+
     def hidden_regions(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
         """For each detected box, the (x0, y0, x1, y1) integer region whose pixels may change.
 

@@ -1,0 +1,196 @@
+"""Synthetic faces: each face is replaced by a k-Same surrogate warped onto its landmarks.
+
+For every detected face:
+
+1. the face mesh (detect/landmarks.py) gives 478 landmarks; a face without a mesh (too
+   small, hidden) or turned more than MAX_YAW gets the fallback: a strong pixelation with
+   noise;
+2. the face is warped onto the canonical template and described (face_bank.features);
+3. its surrogate is the mean of the k nearest donors (k-Same): built-in procedural donors,
+   plus the other faces of the same image when there are at least k of them; a face is
+   never its own donor;
+4. the landmarks are moved to the anti-face layout (face_shape: feature positions, sizes
+   and shapes reflected through the average face; openness and outline kept);
+5. the surrogate takes the face's skin colour (Lab mean and deviation) and its coarse
+   lighting, is warped back onto the face's landmarks (so pose, eye and mouth openness
+   follow the face), and is blended in with a Laplacian pyramid inside the face oval.
+
+Pixels outside each face's mesh (plus a feather of a few pixels) are left bit-identical.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..core import color, mesh
+from ..core.boxes import as_boxes
+from ..detect.landmarks import FaceLandmarks, find_landmarks
+from . import face_bank, face_shape
+from .face_bank import TEXTURE, FaceBank
+from .regions import Anonymizer, Pixelate
+
+SYNTHETIC = "synthetic"
+FALLBACK = "pixelate-noise"
+MIN_FACE_PX = 24          # below this (larger side) no mesh is tried
+MAX_YAW = 0.35            # a head turned further (landmarks.FaceLandmarks.yaw) falls back
+LIGHTING_SIGMA = TEXTURE / 5    # lighting finer than this comes from the donors, not the face
+ANTI_FACE = 2.5           # landmark layout: 0 the face's own, 1 the average, 2 the anti-face
+
+
+@dataclass(frozen=True)
+class NoisyPixelate(Pixelate):
+    """Pixelation in few cells plus Gaussian noise: the fallback for faces without a mesh."""
+
+    blocks: int = 5
+    noise: float = 18.0
+    seed: int = 0
+
+    def replace(self, region: np.ndarray, face_size: float) -> np.ndarray:
+        cells = super().replace(region, face_size).astype(np.float32)
+        rng = np.random.default_rng([self.seed, *region.shape, int(region.sum()) & 0xFFFFFFFF])
+        return np.clip(cells + rng.normal(0, self.noise, region.shape), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Synthetic(Anonymizer):
+    """Replace faces by k-Same surrogates; see the module docstring.
+
+    k : donors averaged per face (the surrogate is at most 1/k of any one donor).
+    seed : drives the choice among near donors and the fallback's noise; the same image,
+        seed and options give the same output.
+    consistent : the same face gets the same surrogate in every image: the k nearest
+        built-in donors, with no random choice and no donors from the image.
+    """
+
+    k: int = 5
+    seed: int = 0
+    consistent: bool = False
+    anti_face: float = ANTI_FACE
+
+    def hide(self, image: np.ndarray, boxes: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Hide ``boxes`` in a copy of ``image``.
+
+        image : (H, W, 3) uint8 RGB; boxes : (N, 4) float32 (x0, y0, x1, y1) pixels.
+        Returns (new image, (N, 4) int64 regions whose pixels may have changed, the
+        treatment of each face: SYNTHETIC or FALLBACK).
+        """
+        boxes = as_boxes(boxes)
+        height, width = image.shape[:2]
+        meshes = [_usable_mesh(image, box) for box in boxes]
+        aligned = {i: _to_template(image, m) for i, m in enumerate(meshes) if m is not None}
+        image_bank = (FaceBank(np.stack(list(aligned.values())))
+                      if len(aligned) > self.k and not self.consistent else None)
+        rng = np.random.default_rng([self.seed, int(hashlib.sha256(
+            image[::7, ::7].tobytes()).hexdigest()[:8], 16)])
+        out = image.copy()
+        fallback = NoisyPixelate(mask=self.mask, mask_scale=self.mask_scale,
+                                 feather=self.feather, seed=self.seed)
+        regions = fallback.hidden_regions(boxes, width, height)
+        treatments = [FALLBACK] * len(boxes)
+        for own, (i, texture) in enumerate(aligned.items()):  # own: index in image_bank
+            surrogate = self._surrogate(texture, image_bank, own, rng)
+            region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face)
+            if region is not None:
+                regions[i], treatments[i] = region, SYNTHETIC
+        missing = [i for i, t in enumerate(treatments) if t == FALLBACK]
+        if missing:
+            out = fallback(out, boxes[missing])
+        return out, regions, treatments
+
+    def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        return self.hide(image, boxes)[0]
+
+    def _surrogate(self, texture: np.ndarray, image_bank: FaceBank | None, own: int,
+                   rng: np.random.Generator) -> np.ndarray:
+        """The k-Same texture for one face (TEXTURE, TEXTURE, 3) uint8."""
+        builtin = face_bank.builtin_bank()
+        descriptor = face_bank.features(texture)
+        if self.consistent:
+            return builtin.surrogate(builtin.nearest(descriptor, self.k))
+        pool = [(builtin, j) for j in builtin.nearest(descriptor, 3 * self.k)]
+        if image_bank is not None:
+            pool += [(image_bank, j) for j in image_bank.nearest(descriptor, self.k + 1)
+                     if j != own][: self.k]
+        chosen = rng.choice(len(pool), size=self.k, replace=False)
+        return np.rint(np.mean([pool[c][0].textures[pool[c][1]] for c in chosen], axis=0,
+                               dtype=np.float32)).astype(np.uint8)
+
+
+def _usable_mesh(image: np.ndarray, box: np.ndarray) -> FaceLandmarks | None:
+    """The face's landmarks, or None when the face is too small or turned too far for a
+    synthetic face (its far side is hidden, so the surrogate would not fit it)."""
+    if max(box[2] - box[0], box[3] - box[1]) < MIN_FACE_PX:
+        return None
+    face = find_landmarks(image, box)
+    return face if face is not None and abs(face.yaw) <= MAX_YAW else None
+
+
+def _frame(face: FaceLandmarks, width: int, height: int, pad: float
+           ) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = face.box
+    return (max(int(np.floor(x0 - pad)), 0), max(int(np.floor(y0 - pad)), 0),
+            min(int(np.ceil(x1 + pad)), width), min(int(np.ceil(y1 + pad)), height))
+
+
+def _to_template(image: np.ndarray, face: FaceLandmarks) -> np.ndarray:
+    """The face warped onto the canonical template; (TEXTURE, TEXTURE, 3) uint8 RGB."""
+    t = face_bank.template()
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = _frame(face, width, height, 2)
+    crop = image[y0:y1, x0:x1]
+    texture, _ = mesh.warp(crop, face.points - [x0, y0], t.points, t.triangles, (TEXTURE, TEXTURE))
+    return texture
+
+
+def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
+           surrogate: np.ndarray, *, anti_face: float) -> np.ndarray | None:
+    """Blend ``surrogate`` (canonical space) onto ``face`` in ``out``, in place.
+
+    texture : the face's own canonical texture, for its skin colour and coarse lighting.
+    anti_face : how far the features move through the average layout (face_shape).
+    Returns the (4,) int64 region that changed, or None when the mesh covers no pixel.
+    """
+    t = face_bank.template()
+    height, width = out.shape[:2]
+    face_size = max(face.box[2] - face.box[0], face.box[3] - face.box[1])
+    feather = max(2.0, 0.04 * face_size)
+    x0, y0, x1, y1 = _frame(face, width, height, feather + 2)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return None
+    mean, std = color.lab_stats(texture, t.skin)
+    toned = color.transfer_color(surrogate, t.skin, mean, std)
+    toned = _relight(toned, texture)
+    points = face_shape.anti_face(face.points, t, strength=anti_face)
+    warped, covered = mesh.warp(toned, t.points, points - [x0, y0], t.triangles,
+                                (y1 - y0, x1 - x0), depth=face.depth)
+    if not covered.any():
+        return None
+    # solid inside the mesh shrunk by the feather, fading to 0 at the mesh's edge
+    inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
+    mask = np.clip(inside / feather, 0.0, 1.0).astype(np.float32)
+    region = out[y0:y1, x0:x1]
+    fill = np.where(covered[..., None], warped, region)
+    out[y0:y1, x0:x1] = color.pyramid_blend(region, fill, mask)
+    return np.array([x0, y0, x1, y1], np.int64)
+
+
+def _relight(surrogate: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """The surrogate with the face's coarse lighting: lightness below LIGHTING_SIGMA taken
+    from ``texture``, finer detail kept from the surrogate. Both (TEXTURE, TEXTURE, 3) uint8."""
+    face = face_bank.template().face.astype(np.float32)
+    lab_s = cv2.cvtColor(surrogate.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+    lab_t = cv2.cvtColor(texture.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
+
+    def coarse(channel):  # blur inside the face only, normalised by the blurred mask
+        weight = cv2.GaussianBlur(face, (0, 0), LIGHTING_SIGMA) + 1e-4
+        return cv2.GaussianBlur(channel * face, (0, 0), LIGHTING_SIGMA) / weight
+
+    lab_s[..., 0] = lab_s[..., 0] - coarse(lab_s[..., 0]) + coarse(lab_t[..., 0])
+    lab_s[..., 0] = np.clip(lab_s[..., 0], 0, 100)
+    rgb = cv2.cvtColor(lab_s, cv2.COLOR_Lab2RGB)
+    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+

@@ -1,0 +1,186 @@
+"""--mode synthetic: mesh warps, blending, the anti-face, and whole images with real faces."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from faceguard.anonymize import face_bank, face_shape
+from faceguard.anonymize.synthetic import FALLBACK, SYNTHETIC, Synthetic
+from faceguard.cli import main
+from faceguard.config import Config
+from faceguard.core import color, mesh
+from faceguard.core.boxes import iou_matrix
+from faceguard.detect.faces import detect_faces
+from faceguard.pipeline import anonymize
+
+from .helpers import is_hidden, rng_image
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "out" / "test-artifacts"
+
+
+def test_mesh_warp_agrees_with_one_affine_map():
+    """A warp whose every triangle moves by the same affine map is that map."""
+    image = rng_image(3, 200, 200)
+    t = face_bank.template()
+    affine = np.float32([[1.1, 0.15, 12], [-0.1, 0.95, 20]])
+    target = t.points @ affine[:, :2].T + affine[:, 2]
+    source = cv2.resize(image, (face_bank.TEXTURE, face_bank.TEXTURE))
+    warped, covered = mesh.warp(source, t.points, target, t.triangles, (200, 200))
+    expected = cv2.warpAffine(source, affine, (200, 200), flags=cv2.INTER_LINEAR)
+    inner = cv2.erode(covered.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert inner.sum() > 10000
+    assert np.abs(warped[inner].astype(int) - expected[inner]).mean() < 3
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), size=st.integers(8, 90))
+def test_pyramid_blend_leaves_pixels_outside_the_mask_untouched(seed, size):
+    rng = np.random.default_rng(seed)
+    background, foreground = rng_image(seed, size, size + 7), rng_image(seed + 1, size, size + 7)
+    mask = np.zeros((size, size + 7), np.float32)
+    y0, x0 = rng.integers(0, size // 2, 2)
+    mask[y0:y0 + size // 2, x0:x0 + size // 2] = rng.uniform(0.01, 1.0)
+    out = color.pyramid_blend(background, foreground, mask)
+    assert out.dtype == np.uint8 and out.shape == background.shape
+    assert np.array_equal(out[mask == 0], background[mask == 0])
+
+
+def test_anti_face_moves_features_but_keeps_outline_and_openness():
+    t = face_bank.template()
+    rng = np.random.default_rng(0)
+    face = (t.points * 1.3 + [40, 25] + rng.normal(0, 1.5, t.points.shape)).astype(np.float32)
+    face[t.contours["lips_inner"]] += np.where(  # an open mouth
+        face[t.contours["lips_inner"], 1:] > face[t.contours["lips_inner"], 1:].mean(), 6, -6)
+    new = face_shape.anti_face(face, t, strength=2.5)
+    assert np.array_equal(face_shape.anti_face(face, t, strength=0), face)
+    outline = t.contours["face_oval"]
+    assert np.abs(new[outline] - face[outline]).max() < 0.5
+    eyes = np.concatenate([t.contours["left_eye"], t.contours["right_eye"]])
+    assert np.abs(new[eyes] - face[eyes]).max() > 1.0  # the features did move
+    for name, a, b in face_shape.OPENINGS:
+        loop = t.contours[name]
+        assert face_shape._openness(new[loop], a, b) == pytest.approx(
+            face_shape._openness(face[loop], a, b), rel=1e-3)
+
+
+def test_builtin_donors_are_the_same_everywhere():
+    first = face_bank.procedural_face(np.random.default_rng(face_bank.BUILTIN_SEED))
+    assert np.array_equal(first, face_bank.builtin_bank().textures[0])
+    assert first.shape == (face_bank.TEXTURE, face_bank.TEXTURE, 3) and first.dtype == np.uint8
+
+
+def test_a_face_too_small_for_landmarks_falls_back_to_noisy_pixelation():
+    image = rng_image(5, 120, 160)
+    box = np.float32([[60, 40, 76, 58]])
+    out, regions, treatments = Synthetic().hide(image, box)
+    assert treatments == [FALLBACK]
+    x0, y0, x1, y1 = regions[0]
+    outside = np.ones(image.shape[:2], bool)
+    outside[y0:y1, x0:x1] = False
+    assert np.array_equal(out[outside], image[outside])
+    assert is_hidden(image, out, (60, 40, 16, 18))
+
+
+def _wider_faces(shared_data: Path, count: int):
+    """(image, annotated (x, y, w, h) boxes of 48 px and more) for the first WIDER photos."""
+    from faceguard import io
+    entries = json.loads((shared_data / "faces_annotations.json").read_text())
+    picked = []
+    for entry in entries:
+        if not entry["image"].startswith("faces/wider_val/"):
+            continue
+        boxes = [b for b, bad in zip(entry["boxes"], entry["invalid"]) if not bad and max(b[2:]) >= 48]
+        if boxes:
+            picked.append((io.read_image(shared_data / entry["image"], max_pixels=10**9).image, boxes))
+        if len(picked) == count:
+            break
+    return picked
+
+
+@pytest.mark.slow
+def test_synthetic_faces_replace_the_faces_and_nothing_else(shared_data):
+    config = Config(mode="synthetic", cards="off", text="off", seed=7)
+    synthetic = redetected = 0
+    for image, boxes in _wider_faces(shared_data, 4):
+        result = anonymize(image, config=config)
+        assert {d.treatment for d in result.detections} <= {SYNTHETIC, FALLBACK}
+        changed = np.zeros(image.shape[:2], bool)
+        for d in result.detections:
+            x0, y0, x1, y1 = (int(v) for v in d.region)
+            changed[y0:y1, x0:x1] = True
+        assert np.array_equal(result.image[~changed], image[~changed])
+        for box in boxes:  # every annotated face of 48 px and more is hidden
+            assert is_hidden(image, result.image, box), f"face {box} still shows"
+        again = anonymize(image, config=config)
+        assert np.array_equal(again.image, result.image)  # same seed, same output
+        # the synthetic faces still read as faces to the detector
+        found, _ = detect_faces(result.image, **config.detection)
+        made = np.float32([d.box for d in result.detections if d.treatment == SYNTHETIC])
+        synthetic += len(made)
+        if len(made) and len(found):
+            redetected += int((iou_matrix(made, found).max(1) >= 0.3).sum())
+    assert synthetic >= 5
+    assert redetected >= 0.8 * synthetic
+
+
+@pytest.mark.slow
+def test_contact_sheet_shows_no_seam(shared_data):
+    """Writes out/test-artifacts/synthetic_contact_sheet.png (originals above, synthetic
+    faces below) and checks the blend's edge: across the edge of each replaced face the
+    output is no rougher than the photo was there."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tiles, ratios = [], []
+    for image, boxes in _wider_faces(shared_data, 9):
+        out, regions, treatments = Synthetic(seed=1).hide(image, np.float32(
+            [(x, y, x + w, y + h) for x, y, w, h in boxes]))
+        for (x, y, w, h), region, treatment in zip(boxes, regions, treatments):
+            if treatment != SYNTHETIC:
+                continue
+            changed = np.any(out != image, axis=2).astype(np.uint8)
+            edge = (cv2.dilate(changed, np.ones((3, 3), np.uint8)) - cv2.erode(
+                changed, np.ones((3, 3), np.uint8))).astype(bool)
+            x0, y0, x1, y1 = region
+            frame = np.zeros_like(edge)
+            frame[y0:y1, x0:x1] = True
+            edge &= frame
+            grad = lambda im: np.abs(cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY),  # noqa: E731
+                                                   cv2.CV_32F))
+            if edge.sum() > 20:
+                ratios.append(grad(out)[edge].mean() / (grad(image)[edge].mean() + 1.0))
+            s = int(max(w, h))
+            cx, cy = x + w // 2, y + h // 2
+            crop = (slice(max(cy - s, 0), cy + s), slice(max(cx - s, 0), cx + s))
+            pair = [cv2.resize(np.ascontiguousarray(a[crop]), (128, 128)) for a in (image, out)]
+            tiles.append(np.concatenate(pair, axis=0))
+    assert len(tiles) >= 6
+    rows = [np.concatenate(tiles[i:i + 8] + [np.zeros_like(tiles[0])] * (8 - len(tiles[i:i + 8])), 1)
+            for i in range(0, len(tiles), 8)]
+    sheet = ARTIFACTS / "synthetic_contact_sheet.png"
+    cv2.imwrite(str(sheet), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
+    assert sheet.stat().st_size > 10_000
+    assert np.median(ratios) < 1.5, f"edge roughness ratios {np.round(ratios, 2)}"
+
+
+def test_cli_synthetic_mode_reports_each_treatment(tmp_path, shared_data):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in sorted((shared_data / "faces" / "wider_val").iterdir())[:2]:
+        (src / name.name).write_bytes(name.read_bytes())
+    report = tmp_path / "report.jsonl"
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--mode",
+                                       "synthetic", "--seed", "3", "--cards", "off", "--text",
+                                       "off", "--workers", "1", "--report", str(report), "-q"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    treatments = [f["treatment"] for r in records for f in r["faces"]]
+    assert records and all(r["status"] == "ok" for r in records)
+    assert SYNTHETIC in treatments and set(treatments) <= {SYNTHETIC, FALLBACK}
