@@ -9,9 +9,9 @@ others, descriptors of two different people fall below 0.6 for about 14% of pair
 black square "matches" 32% of faces). Of those, a face whose descriptor lies within 0.6 of
 the descriptor of the same box painted flat grey (a blank control, the same for every
 mode) is set aside: the recognizer cannot tell that person from no face at all, so a
-"match" there says nothing about the anonymization. How many were set aside is printed. Each image is anonymized with faceguard's pipeline in
-each mode (faces only: --cards off). A face the pipeline hid (its annotation overlaps a
-reported face box, IoU >= 0.3) is scored:
+"match" there says nothing about the anonymization. How many were set aside is printed.
+Each image is anonymized with faceguard's pipeline in each mode (faces only: --cards off).
+A face the pipeline hid (its annotation overlaps a reported face box, IoU >= 0.3) is scored:
 
   reid      dlib's 128-d descriptor (ResNet, shape_predictor_5 run on the anonymized
             image, in the box dlib found on the original: the attacker knows where the
