@@ -29,15 +29,16 @@ class CenterFace:
             raise DetectionError(f"cannot load centerface.onnx: {exc}") from exc
         self._lock = threading.Lock()  # cv2.dnn.Net is not safe to share between threads
 
-    def detect(self, image: np.ndarray, *, scale: float, threshold: float
+    def detect(self, image: np.ndarray, *, scale: float, threshold: float, stretch: float = 1.0
                ) -> tuple[np.ndarray, np.ndarray]:
-        """Faces in ``image`` resized by ``scale``.
+        """Faces in ``image`` resized by ``scale`` (and its width by ``stretch`` more).
 
         image : ndarray of shape (H, W, 3), uint8, RGB.
+        stretch : extra horizontal factor; > 1 widens faces that a squeezed image made narrow.
         Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, and scores (N,).
         """
         height, width = image.shape[:2]
-        net_w = max(32, int(np.ceil(width * scale / 32)) * 32)
+        net_w = max(32, int(np.ceil(width * scale * stretch / 32)) * 32)
         net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
         blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False, crop=False)
         try:

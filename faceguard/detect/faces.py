@@ -74,8 +74,8 @@ def _tiled_pass(net: CenterFace, image: np.ndarray, threshold: float
 
 
 def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
-                 flip: bool = False, detail: bool = True, tiled: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 flip: bool = False, detail: bool = True, tiled: bool = False,
+                 stretch: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -87,6 +87,8 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     detail : run the enlarged detail pass (small faces); False runs the base pass only.
     tiled : on images larger than the detail pass sees them, also run a full-resolution
         pass in overlapping tiles (a 20-px face in a 12-MP photo).
+    stretch : also run the base pass on the image widened by this factor (faces that the
+        image's own resizing squeezed narrow).
     Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
     scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
     """
@@ -107,6 +109,16 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
             all_boxes.append(boxes)
             all_scores.append(scores)
             all_sources.append(np.full(len(scores), len(all_sources)))
+    if stretch:
+        # the base pass again on the image widened by ``stretch``: faces squeezed narrow (a
+        # photo resized to a square, a face turned aside) look normal to the network. It
+        # counts as the base pass's own evidence, not a second look at a weak face.
+        boxes, scores = net.detect(image, scale=pass_scales(width, height)[0], threshold=floor,
+                                   stretch=stretch)
+        _check_plausible(scores, int(width * stretch), height, pass_scales(width, height)[0])
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+        all_sources.append(np.full(len(scores), 1))  # 1: the source id of the base pass
     if tiled and detail and pass_scales(width, height)[-1] < 1.0 / 1.3:
         boxes, scores = _tiled_pass(net, image, floor)
         all_boxes.append(boxes)
