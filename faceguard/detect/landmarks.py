@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 
 import cv2
@@ -87,7 +88,9 @@ def find_landmarks(image: np.ndarray, box) -> FaceLandmarks | None:
     crop = cv2.warpAffine(np.ascontiguousarray(image), to_crop, (CROP_SIZE, CROP_SIZE),
                           flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-    with _lock:
+    with _lock, warnings.catch_warnings():
+        # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
         found = _face_mesh().process(crop).multi_face_landmarks
     if not found:
         return None
