@@ -51,11 +51,11 @@ class Preset(str, enum.Enum):
 
 
 # preset -> (detail pass, low threshold, mirrored passes, full-resolution tiles, widened
-# pass); see README for measured numbers
+# base pass, widened passes when the faces look squeezed); see README for measured numbers
 PRESETS = {
-    Preset.FAST: (False, None, False, False, None),
-    Preset.BALANCED: (True, 0.15, False, False, None),
-    Preset.THOROUGH: (True, 0.1, True, True, 1.6),
+    Preset.FAST: (False, None, False, False, None, False),
+    Preset.BALANCED: (True, 0.15, False, False, None, True),
+    Preset.THOROUGH: (True, 0.1, True, True, 1.6, False),
 }
 
 
@@ -73,7 +73,8 @@ class Config:
 
     threshold : detector score above which a face is hidden (lower = fewer misses).
     preset : fast (one pass over the image at up to 1024 px), balanced (plus an enlarged
-        detail pass, and weak faces down to 0.15 kept when two passes agree), thorough (plus
+        detail pass, weak faces down to 0.15 kept when two passes agree, and both passes
+        again on the image widened when its faces look squeezed), thorough (plus
         mirrored passes, weak faces down to 0.1, full-resolution tiles on large photos, and
         a base pass on the image widened 1.6 times for faces squeezed narrow).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own
@@ -124,9 +125,10 @@ class Config:
     @property
     def detection(self) -> dict:
         """Keyword arguments for detect.faces.detect_faces."""
-        detail, low, flip, tiled, stretch = PRESETS[self.preset]
+        detail, low, flip, tiled, stretch, auto_stretch = PRESETS[self.preset]
         return {"threshold": self.threshold, "low_threshold": low, "flip": flip,
-                "detail": detail, "tiled": tiled, "stretch": stretch}
+                "detail": detail, "tiled": tiled, "stretch": stretch,
+                "auto_stretch": auto_stretch}
 
     def __post_init__(self) -> None:
         for f in fields(self):
