@@ -6,6 +6,8 @@ import json
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from faceguard import Config
 from faceguard.core.boxes import iou_matrix
@@ -75,3 +77,34 @@ def test_garbage_network_output_fails_closed(monkeypatch):
     monkeypatch.setattr(faces.CenterFace, "detect", every_cell_a_face)
     with pytest.raises(DetectionError, match="implausible"):
         detect_faces(image, threshold=0.25)
+
+
+@settings(max_examples=40, deadline=None)
+@given(squeeze=st.floats(0.3, 1.2), count=st.integers(0, 12), seed=st.integers(0, 1000))
+def test_squeeze_correction_undoes_a_horizontal_squeeze(squeeze, count, seed):
+    """Faces at the usual shape, narrowed by ``squeeze``: the correction widens them back."""
+    rng = np.random.default_rng(seed)
+    heights = rng.uniform(20, 80, count).astype(np.float32)
+    widths = heights * faces.NORMAL_ASPECT * squeeze
+    x0, y0 = rng.uniform(0, 500, count), rng.uniform(0, 500, count)
+    boxes = np.stack([x0, y0, x0 + widths, y0 + heights], 1).astype(np.float32).reshape(-1, 4)
+    factor = faces.squeeze_correction(boxes, np.full(count, 0.9, np.float32))
+    if count < faces.SQUEEZE_MIN_FACES or faces.NORMAL_ASPECT * squeeze >= faces.SQUEEZED_BELOW:
+        assert factor is None
+    else:
+        assert factor == pytest.approx(min(faces.MAX_STRETCH, 1 / squeeze), rel=1e-3)
+    assert faces.squeeze_correction(boxes, np.full(count, 0.3, np.float32)) is None  # weak ones
+
+
+def test_balanced_widens_a_squeezed_photo_and_finds_more_of_its_faces(shared_data):
+    """The group photo squeezed to 45% of its width: the widened passes find faces that the
+    plain passes miss, and every box still lies in the image."""
+    from faceguard import io
+    image = io.read_image(shared_data / GROUP_PHOTO, max_pixels=10**9).image
+    squeezed = cv2.resize(image, (int(image.shape[1] * 0.45), image.shape[0]),
+                          interpolation=cv2.INTER_AREA)
+    options = Config().detection
+    plain, _ = detect_faces(squeezed, **{**options, "auto_stretch": False})
+    widened, _ = detect_faces(squeezed, **options)
+    assert len(widened) > len(plain)
+    assert (widened[:, 2] <= squeezed.shape[1]).all() and (widened[:, 0] >= 0).all()
