@@ -196,3 +196,13 @@ def test_consistent_surrogates_depend_on_the_face_only():
     varied = Synthetic()
     picks = {varied._surrogate(texture, None, 0, np.random.default_rng(s)).tobytes() for s in range(4)}
     assert len(picks) > 1  # without it, the seed and the image pick among near donors
+
+
+def test_a_mesh_that_misses_the_centre_of_the_detected_face_is_refused():
+    from faceguard.anonymize.synthetic import _core_cover
+    covered = np.zeros((100, 100), bool)
+    covered[10:90, 10:90] = True
+    assert _core_cover(covered, np.float32([20, 20, 80, 80]), (0, 0)) == 1.0
+    assert _core_cover(covered, np.float32([120, 20, 180, 80]), (100, 0)) == 1.0  # frame offset
+    assert _core_cover(covered, np.float32([120, 20, 180, 80]), (0, 0)) == 0.0  # beside it
+    assert _core_cover(covered, np.float32([60, 20, 120, 80]), (0, 0)) < 0.9  # half outside

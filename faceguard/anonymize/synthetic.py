@@ -38,6 +38,8 @@ MIN_FACE_PX = 24          # below this (larger side) no mesh is tried
 MAX_YAW = 0.35            # a head turned further (landmarks.FaceLandmarks.yaw) falls back
 LIGHTING_SIGMA = TEXTURE / 5    # lighting finer than this comes from the donors, not the face
 ANTI_FACE = 2.5           # landmark layout: 0 the face's own, 1 the average, 2 the anti-face
+CORE_SHARE = 0.6          # the centre of the detected box, this share of its sides, ...
+MIN_CORE_COVER = 0.9      # ... must lie this much inside the mesh, or the face falls back
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,8 @@ class Synthetic(Anonymizer):
         treatments = [FALLBACK] * len(boxes)
         for own, (i, texture) in enumerate(aligned.items()):  # own: index in image_bank
             surrogate = self._surrogate(texture, image_bank, own, rng)
-            region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face)
+            region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face,
+                            detected=boxes[i])
             if region is not None:
                 regions[i], treatments[i] = region, SYNTHETIC
         missing = [i for i, t in enumerate(treatments) if t == FALLBACK]
@@ -147,12 +150,15 @@ def _to_template(image: np.ndarray, face: FaceLandmarks) -> np.ndarray:
 
 
 def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
-           surrogate: np.ndarray, *, anti_face: float) -> np.ndarray | None:
+           surrogate: np.ndarray, *, anti_face: float, detected: np.ndarray) -> np.ndarray | None:
     """Blend ``surrogate`` (canonical space) onto ``face`` in ``out``, in place.
 
     texture : the face's own canonical texture, for its skin colour and coarse lighting.
     anti_face : how far the features move through the average layout (face_shape).
-    Returns the (4,) int64 region that changed, or None when the mesh covers no pixel.
+    detected : the face's (x0, y0, x1, y1) box from the detector.
+    Returns the (4,) int64 region that changed, or None (``out`` untouched) when the mesh
+    would leave the centre of the detected box showing (less than MIN_CORE_COVER of its
+    central CORE_SHARE inside the mesh): a mesh fitted beside the face must not leave it.
     """
     t = face_bank.template()
     height, width = out.shape[:2]
@@ -167,7 +173,7 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
     points = face_shape.anti_face(face.points, t, strength=anti_face)
     warped, covered = mesh.warp(toned, t.points, points - [x0, y0], t.triangles,
                                 (y1 - y0, x1 - x0), depth=face.depth)
-    if not covered.any():
+    if _core_cover(covered, detected, (x0, y0)) < MIN_CORE_COVER:
         return None
     # solid inside the mesh shrunk by the feather, fading to 0 at the mesh's edge
     inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
@@ -176,6 +182,19 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
     fill = np.where(covered[..., None], warped, region)
     out[y0:y1, x0:x1] = color.pyramid_blend(region, fill, mask)
     return np.array([x0, y0, x1, y1], np.int64)
+
+
+def _core_cover(covered: np.ndarray, detected: np.ndarray, origin: tuple[int, int]) -> float:
+    """Share of the central CORE_SHARE of the ``detected`` box that ``covered`` (a bool map
+    whose top-left pixel is ``origin`` in the image) marks; 0 when the centre lies outside."""
+    cx, cy = (detected[0] + detected[2]) / 2 - origin[0], (detected[1] + detected[3]) / 2 - origin[1]
+    hw = CORE_SHARE * (detected[2] - detected[0]) / 2
+    hh = CORE_SHARE * (detected[3] - detected[1]) / 2
+    x0, y0 = int(np.floor(cx - hw)), int(np.floor(cy - hh))
+    x1, y1 = int(np.ceil(cx + hw)), int(np.ceil(cy + hh))
+    area = max((x1 - x0) * (y1 - y0), 1)
+    inside = covered[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)].sum()
+    return float(inside) / area
 
 
 def _relight(surrogate: np.ndarray, texture: np.ndarray) -> np.ndarray:
