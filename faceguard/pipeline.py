@@ -48,6 +48,9 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     if config.cards is CardPolicy.WHOLE and documents:
         hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
         hidden = hider(hidden, [_document_margin(d.quad) for d in documents])
+        spilling = [_line_margin(line) for d in documents for line in d.spilling]
+        if spilling:  # print running over a found outline is hidden to its end
+            hidden = TextHider()(hidden, spilling)
     if lines:
         hidden = TextHider()(hidden, [_line_margin(line.quad) for line in lines])
     cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,

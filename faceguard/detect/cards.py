@@ -41,6 +41,7 @@ MIN_AREA = 0.01           # of the image
 ASPECT_RANGE = (1.2, 2.0)
 MAX_READS = 6             # candidates read per image, at most
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
+SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
 # kinds that make a text-only (borderless) frame a document
 DOCUMENT_NUMBERS = {"id", "card", "mrz"}
 
@@ -53,12 +54,16 @@ class Document:
     kind : "id1" (ID-1 card), "id3" (passport page) or "page" (a borderless scan).
     score : confidence in [0, 1].
     lines : text lines read inside it (filled by ``read_documents``).
+    spilling : (M, 4, 2) float32 quads of text lines (from the whole-image search, not read)
+        that lie partly inside the document and partly outside its outline: print that an
+        outline found a little too small would cut in two.
     """
 
     quad: np.ndarray
     kind: str
     score: float
     lines: list[ocr.TextLine] = field(default_factory=list)
+    spilling: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))
 
 
 def kind_for_aspect(aspect: float) -> str:
@@ -346,6 +351,10 @@ def find_documents(image: np.ndarray) -> list[Document]:
         if any(find_numbers(line.text) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read))
+    for document in documents:
+        share = [q.covered_by(line, document.quad) for line in lines]
+        document.spilling = np.float32([line for line, s in zip(lines, share)
+                                        if SPILL_MIN <= s < SPILL_MAX]).reshape(-1, 4, 2)
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
     if len(outside):
