@@ -172,7 +172,7 @@ def procedural_face(rng: np.random.Generator) -> np.ndarray:
     iris_colour = _lab_to_rgb((rng.uniform(20, 55), rng.uniform(-5, 12), rng.uniform(-20, 30)))
     for side in ("left", "right"):
         eye_mask = soft([t.polygon(f"{side}_eye")], 0.6)
-        paint(eye_mask, (225, 220, 215), 0.9)
+        paint(eye_mask, np.minimum(skin * 0.4 + 150, 235), 0.85)
         ring = t.polygon(f"{side}_iris")
         centre_px = ring.mean(0)
         radius = 0.5 * float(np.linalg.norm(ring[0] - ring[2]))
@@ -187,9 +187,10 @@ def procedural_face(rng: np.random.Generator) -> np.ndarray:
         cv2.polylines(lid, [np.round(upper).astype(np.int32)], False, 1.0, max(1, size // 80))
         paint(cv2.GaussianBlur(lid, (0, 0), 0.8)[..., None], hair * 0.6, 0.9)
 
-    lip_colour = _lab_to_rgb((rng.uniform(30, 60), rng.uniform(18, 35), rng.uniform(5, 20)))
-    paint(soft([t.polygon("lips_outer")], 0.008 * size), lip_colour, rng.uniform(0.5, 0.85))
-    paint(soft([t.polygon("lips_inner")], 0.005 * size), (45, 20, 22), 0.9)
+    # lips: the skin's own colour, darker and redder (not a painted colour of their own)
+    lip_colour = np.clip(skin * rng.uniform(0.7, 0.85) + np.float32([25, -5, -5]), 0, 255)
+    paint(soft([t.polygon("lips_outer")], 0.012 * size), lip_colour, rng.uniform(0.45, 0.7))
+    paint(soft([t.polygon("lips_inner")], 0.008 * size), skin * 0.3, 0.75)
 
     grain = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 0.8)
     blotch = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), size / 20)
