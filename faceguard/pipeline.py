@@ -46,11 +46,7 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     with _failures_as("document or text detection"):
         documents, lines = _documents_and_lines(image, config)
     if config.cards is CardPolicy.WHOLE and documents:
-        hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
-        hidden = hider(hidden, [_document_margin(d.quad) for d in documents])
-        spilling = [_line_margin(line) for d in documents for line in d.spilling]
-        if spilling:  # print running over a found outline is hidden to its end
-            hidden = TextHider()(hidden, spilling)
+        hidden = _hide_documents(hidden, documents, config)
     if lines:
         hidden = TextHider()(hidden, [_line_margin(line.quad) for line in lines])
     cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,
@@ -58,6 +54,16 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
     return Result(image=hidden, detections=detections, cards=cards, texts=texts)
+
+
+def _hide_documents(image: np.ndarray, documents: list[card_detection.Document],
+                    config: Config) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB with each document hidden whole (--cards whole), and
+    the print that runs over its outline hidden to its end."""
+    hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
+    hidden = hider(image, [_document_margin(d.quad) for d in documents])
+    spilling = [_line_margin(line) for d in documents for line in d.spilling]
+    return TextHider()(hidden, spilling) if spilling else hidden
 
 
 @contextlib.contextmanager

@@ -187,3 +187,32 @@ def test_shared_specimens_are_found_and_no_number_stays_readable(shared_data, tm
     readable = [line.text for line in ocr.read_text(result.image)
                 if any(m.kind in ("id", "card", "mrz", "phone") for m in find_numbers(line.text))]
     assert readable == [], f"{name}: still readable: {len(readable)} lines"
+
+
+def test_lines_running_over_a_document_outline_are_the_spilling_ones():
+    """A line cut by the outline spills; one wholly inside or wholly outside does not."""
+    from faceguard.detect.cards import spilling_lines
+
+    def box(x0, y0, x1, y1):
+        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+    card = box(100, 100, 400, 290)
+    lines = np.stack([box(120, 250, 380, 270),    # inside
+                      box(300, 200, 480, 220),    # runs out on the right: 100 of 180 px inside
+                      box(500, 120, 600, 140),    # outside
+                      box(390, 150, 480, 170)])   # barely in: 10 of 90 px
+    spill = spilling_lines(lines, card)
+    assert len(spill) == 1 and np.array_equal(spill[0], lines[1])
+
+
+def test_whole_policy_hides_a_spilling_line_to_its_end():
+    """The pipeline hides a document's spilling lines beyond its outline (--cards whole)."""
+    import faceguard.pipeline as pipeline
+    from faceguard.detect.cards import Document
+    image = np.full((300, 500, 3), 200, np.uint8)
+    image[205:215, 300:480] = 20  # dark print running out of the card on the right
+    card = np.float32([[100, 100], [400, 100], [400, 290], [100, 290]])
+    line = np.float32([[300, 200], [480, 200], [480, 220], [300, 220]])
+    document = Document(quad=card, kind="id1", score=0.9, spilling=line[None])
+    out = pipeline._hide_documents(image, [document], Config())
+    assert (out[205:215, 420:480] > 100).all()  # the print outside the outline is gone

@@ -352,9 +352,7 @@ def find_documents(image: np.ndarray) -> list[Document]:
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read))
     for document in documents:
-        share = [q.covered_by(line, document.quad) for line in lines]
-        document.spilling = np.float32([line for line, s in zip(lines, share)
-                                        if SPILL_MIN <= s < SPILL_MAX]).reshape(-1, 4, 2)
+        document.spilling = spilling_lines(lines, document.quad)
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
     if len(outside):
@@ -362,6 +360,14 @@ def find_documents(image: np.ndarray) -> list[Document]:
         if frame is not None:
             documents.append(frame)
     return documents
+
+
+def spilling_lines(lines: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """The text-line quads (N, 4, 2) that lie partly inside ``quad`` and partly outside it
+    (SPILL_MIN to SPILL_MAX of their area inside); (M, 4, 2) float32."""
+    share = [q.covered_by(line, quad) for line in lines]
+    return np.float32([line for line, s in zip(lines, share)
+                       if SPILL_MIN <= s < SPILL_MAX]).reshape(-1, 4, 2)
 
 
 def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:
