@@ -39,6 +39,9 @@ class Template:
         left_eyebrow, right_eyebrow, left_iris, right_iris, lips_outer, lips_inner).
     face : (TEXTURE, TEXTURE) bool, inside the face oval.
     skin : (TEXTURE, TEXTURE) bool, the face without eyes, brows and lips (for skin colour).
+    face_small : (FEATURE_SIDE, FEATURE_SIDE) bool, the face oval on the descriptor's grid.
+    outline_depth : (478,) float32, each point's distance inside the face oval (canvas px,
+        negative outside).
     """
 
     points: np.ndarray
@@ -46,6 +49,8 @@ class Template:
     contours: dict
     face: np.ndarray
     skin: np.ndarray
+    face_small: np.ndarray
+    outline_depth: np.ndarray
 
     def polygon(self, name: str) -> np.ndarray:
         return self.points[self.contours[name]]
@@ -63,8 +68,13 @@ def template() -> Template:
     features = _filled((TEXTURE, TEXTURE), [points[contours[n]] for n in (
         "left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips_outer")])
     features = cv2.dilate(features.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    face_small = cv2.resize(face.astype(np.float32), (FEATURE_SIDE, FEATURE_SIDE),
+                            interpolation=cv2.INTER_AREA) > 0.99
+    outline = points[contours["face_oval"]].astype(np.float32)
+    depth = np.float32([cv2.pointPolygonTest(outline, (float(x), float(y)), True) for x, y in points])
     return Template(points=points.astype(np.float32), triangles=data["triangles"],
-                    contours=contours, face=face, skin=face & ~features)
+                    contours=contours, face=face, skin=face & ~features, face_small=face_small,
+                    outline_depth=depth)
 
 
 def _filled(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
@@ -78,11 +88,9 @@ def features(texture: np.ndarray) -> np.ndarray:
     """A face's descriptor for finding near donors: its grey canonical texture inside the
     face oval, shrunk to FEATURE_SIDE, zero-mean and unit-norm (so lighting level and
     contrast do not count). texture : (TEXTURE, TEXTURE, 3) uint8 RGB. Returns (D,) float32."""
-    face = template().face
+    inside = template().face_small
     grey = cv2.cvtColor(texture, cv2.COLOR_RGB2GRAY).astype(np.float32)
     small = cv2.resize(grey, (FEATURE_SIDE, FEATURE_SIDE), interpolation=cv2.INTER_AREA)
-    inside = cv2.resize(face.astype(np.float32), (FEATURE_SIDE, FEATURE_SIDE),
-                        interpolation=cv2.INTER_AREA) > 0.99
     values = small[inside] - small[inside].mean()
     return (values / (np.linalg.norm(values) + 1e-6)).astype(np.float32)
 

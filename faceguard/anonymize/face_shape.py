@@ -16,7 +16,6 @@ points : (478, 2) float32 (x, y) MediaPipe landmarks in image pixels.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from .face_bank import TEXTURE, Template
@@ -81,7 +80,4 @@ def _with_openness(loop: np.ndarray, openness: float, a: int, b: int) -> np.ndar
 
 def _fade_in(template: Template) -> np.ndarray:
     """Per template point, 0 on the face outline rising to 1 OUTLINE_FADE inside it."""
-    outline = template.polygon("face_oval").astype(np.float32)
-    depth = np.array([cv2.pointPolygonTest(outline, (float(x), float(y)), True)
-                      for x, y in template.points], np.float32)
-    return np.clip(depth / OUTLINE_FADE, 0.0, 1.0)
+    return np.clip(template.outline_depth / OUTLINE_FADE, 0.0, 1.0)

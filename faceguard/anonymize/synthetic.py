@@ -204,8 +204,9 @@ def _relight(surrogate: np.ndarray, texture: np.ndarray) -> np.ndarray:
     lab_s = cv2.cvtColor(surrogate.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
     lab_t = cv2.cvtColor(texture.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
 
+    weight = cv2.GaussianBlur(face, (0, 0), LIGHTING_SIGMA) + 1e-4
+
     def coarse(channel):  # blur inside the face only, normalised by the blurred mask
-        weight = cv2.GaussianBlur(face, (0, 0), LIGHTING_SIGMA) + 1e-4
         return cv2.GaussianBlur(channel * face, (0, 0), LIGHTING_SIGMA) / weight
 
     lab_s[..., 0] = lab_s[..., 0] - coarse(lab_s[..., 0]) + coarse(lab_t[..., 0])
