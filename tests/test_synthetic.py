@@ -188,13 +188,13 @@ def test_cli_synthetic_mode_reports_each_treatment(tmp_path, shared_data):
 
 def test_consistent_surrogates_depend_on_the_face_only():
     """--consistent: the same face gets the same surrogate whatever the seed or image."""
-    texture = face_bank.procedural_face(np.random.default_rng(99))
+    descriptor = face_bank.features(face_bank.procedural_face(np.random.default_rng(99)))
     consistent = Synthetic(consistent=True)
-    first = consistent._surrogate(texture, None, 0, np.random.default_rng(1))
-    second = consistent._surrogate(texture, None, 0, np.random.default_rng(2))
+    first = consistent._surrogate(descriptor, None, 0, np.random.default_rng(1))
+    second = consistent._surrogate(descriptor, None, 0, np.random.default_rng(2))
     assert np.array_equal(first, second)
     varied = Synthetic()
-    picks = {varied._surrogate(texture, None, 0, np.random.default_rng(s)).tobytes() for s in range(4)}
+    picks = {varied._surrogate(descriptor, None, 0, np.random.default_rng(s)).tobytes() for s in range(4)}
     assert len(picks) > 1  # without it, the seed and the image pick among near donors
 
 

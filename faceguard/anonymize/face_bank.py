@@ -95,12 +95,21 @@ def features(texture: np.ndarray) -> np.ndarray:
     return (values / (np.linalg.norm(values) + 1e-6)).astype(np.float32)
 
 
-class FaceBank:
-    """Donor textures (N, TEXTURE, TEXTURE, 3) uint8 and their descriptors (N, D)."""
+def mean_texture(textures) -> np.ndarray:
+    """The k-Same texture: the mean of canonical textures (k, TEXTURE, TEXTURE, 3) uint8."""
+    return np.rint(np.asarray(textures).astype(np.float32).mean(0)).astype(np.uint8)
 
-    def __init__(self, textures: np.ndarray):
+
+class FaceBank:
+    """Donor textures (N, TEXTURE, TEXTURE, 3) uint8 and their descriptors (N, D).
+
+    descriptors : the textures' ``features``, when the caller has them already.
+    """
+
+    def __init__(self, textures: np.ndarray, descriptors: np.ndarray | None = None):
         self.textures = np.asarray(textures, np.uint8)
-        self.descriptors = np.stack([features(t) for t in self.textures])
+        self.descriptors = (np.stack([features(t) for t in self.textures])
+                            if descriptors is None else np.asarray(descriptors))
 
     def __len__(self) -> int:
         return len(self.textures)
@@ -112,7 +121,7 @@ class FaceBank:
 
     def surrogate(self, indices: np.ndarray) -> np.ndarray:
         """The k-Same texture: the mean of the donors at ``indices``; (TEXTURE, TEXTURE, 3) uint8."""
-        return np.rint(self.textures[indices].astype(np.float32).mean(0)).astype(np.uint8)
+        return mean_texture(self.textures[indices])
 
 
 @functools.lru_cache(maxsize=1)

@@ -84,7 +84,8 @@ class Synthetic(Anonymizer):
         height, width = image.shape[:2]
         meshes = [_usable_mesh(image, box) for box in boxes]
         aligned = {i: _to_template(image, m) for i, m in enumerate(meshes) if m is not None}
-        image_bank = (FaceBank(np.stack(list(aligned.values())))
+        descriptors = [face_bank.features(texture) for texture in aligned.values()]
+        image_bank = (FaceBank(np.stack(list(aligned.values())), np.stack(descriptors))
                       if len(aligned) > self.k and not self.consistent else None)
         rng = np.random.default_rng([self.seed, int(hashlib.sha256(
             image[::7, ::7].tobytes()).hexdigest()[:8], 16)])
@@ -94,7 +95,7 @@ class Synthetic(Anonymizer):
         regions = fallback.hidden_regions(boxes, width, height)
         treatments = [FALLBACK] * len(boxes)
         for own, (i, texture) in enumerate(aligned.items()):  # own: index in image_bank
-            surrogate = self._surrogate(texture, image_bank, own, rng)
+            surrogate = self._surrogate(descriptors[own], image_bank, own, rng)
             region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face,
                             detected=boxes[i])
             if region is not None:
@@ -107,11 +108,11 @@ class Synthetic(Anonymizer):
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         return self.hide(image, boxes)[0]
 
-    def _surrogate(self, texture: np.ndarray, image_bank: FaceBank | None, own: int,
+    def _surrogate(self, descriptor: np.ndarray, image_bank: FaceBank | None, own: int,
                    rng: np.random.Generator) -> np.ndarray:
-        """The k-Same texture for one face (TEXTURE, TEXTURE, 3) uint8."""
+        """The k-Same texture (TEXTURE, TEXTURE, 3) uint8 for the face with ``descriptor``
+        (face_bank.features), which is face ``own`` of ``image_bank``."""
         builtin = face_bank.builtin_bank()
-        descriptor = face_bank.features(texture)
         if self.consistent:
             return builtin.surrogate(builtin.nearest(descriptor, self.k))
         pool = [(builtin, j) for j in builtin.nearest(descriptor, 3 * self.k)]
@@ -119,8 +120,7 @@ class Synthetic(Anonymizer):
             pool += [(image_bank, j) for j in image_bank.nearest(descriptor, self.k + 1)
                      if j != own][: self.k]
         chosen = rng.choice(len(pool), size=self.k, replace=False)
-        return np.rint(np.mean([pool[c][0].textures[pool[c][1]] for c in chosen], axis=0,
-                               dtype=np.float32)).astype(np.uint8)
+        return face_bank.mean_texture([pool[c][0].textures[pool[c][1]] for c in chosen])
 
 
 def _usable_mesh(image: np.ndarray, box: np.ndarray) -> FaceLandmarks | None:
