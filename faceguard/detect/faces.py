@@ -108,6 +108,13 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     net = _network()
     floor = threshold if low_threshold is None else min(low_threshold, threshold)
     all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
+
+    def found(boxes: np.ndarray, scores: np.ndarray, source: int | None = None) -> None:
+        """One pass's faces; ``source`` None makes the pass a source of its own."""
+        all_sources.append(np.full(len(scores), len(all_sources) if source is None else source))
+        all_boxes.append(boxes)
+        all_scores.append(scores)
+
     views = [(image, False)] + ([(np.ascontiguousarray(image[:, ::-1]), True)] if flip else [])
     for view, mirrored in views:
         for scale in pass_scales(width, height)[:None if detail else 1]:
@@ -116,9 +123,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
             if mirrored:
                 boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
                     + np.array([width, 0, width, 0], np.float32)
-            all_boxes.append(boxes)
-            all_scores.append(scores)
-            all_sources.append(np.full(len(scores), len(all_sources)))
+            found(boxes, scores)
     widened = [stretch, None] if stretch else [None, None]  # factor for base, detail pass
     if auto_stretch and not stretch:
         factor = squeeze_correction(all_boxes[1], all_scores[1])
@@ -131,14 +136,9 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         # that pass's own evidence (same source), not as a second look at a weak face.
         boxes, scores = net.detect(image, scale=scale, threshold=floor, stretch=factor)
         _check_plausible(scores, int(width * factor), height, scale)
-        all_boxes.append(boxes)
-        all_scores.append(scores)
-        all_sources.append(np.full(len(scores), source))
+        found(boxes, scores, source)
     if tiled and detail and pass_scales(width, height)[-1] < 1.0 / 1.3:
-        boxes, scores = _tiled_pass(net, image, floor)
-        all_boxes.append(boxes)
-        all_scores.append(scores)
-        all_sources.append(np.full(len(scores), len(all_sources)))
+        found(*_tiled_pass(net, image, floor))
     boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
                                              FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)
