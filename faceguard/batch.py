@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import io
+from . import io, models
 from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .pipeline import process_file
@@ -172,13 +172,12 @@ def skipped_record(job: Job) -> dict:
 
 def _worker_init(single_thread: bool) -> None:
     """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed), and
-    PIL's warnings about damaged EXIF blocks stay quiet (those blocks are dropped anyway)."""
+    PIL's warnings about damaged EXIF blocks stay quiet (those blocks are dropped anyway);
+    with several workers, each runs its models on one thread."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     if single_thread:
-        import cv2
-
-        cv2.setNumThreads(1)
+        models.limit_threads(1)
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature

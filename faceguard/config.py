@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 from .core.masks import MaskShape
 from .errors import UsageError
@@ -50,12 +51,26 @@ class Preset(str, enum.Enum):
     THOROUGH = "thorough"
 
 
-# preset -> (detail pass, low threshold, mirrored passes, full-resolution tiles, widened
-# base pass, widened passes when the faces look squeezed); see README for measured numbers
+class Effort(NamedTuple):
+    """What a preset runs: detect_faces's keyword arguments other than the threshold."""
+
+    detail: bool                 # the enlarged detail pass
+    low_threshold: float | None  # weak faces kept when two passes agree
+    flip: bool                   # mirrored passes
+    tiled: bool                  # full-resolution tiles on large photos
+    stretch: float | None        # a base pass on the image widened this much
+    auto_stretch: bool           # widened passes when the faces look squeezed
+    quantized: bool              # the int8 network
+
+
+# see README for each preset's measured recall and speed
 PRESETS = {
-    Preset.FAST: (False, None, False, False, None, False),
-    Preset.BALANCED: (True, 0.15, False, False, None, True),
-    Preset.THOROUGH: (True, 0.1, True, True, 1.6, False),
+    Preset.FAST: Effort(detail=False, low_threshold=None, flip=False, tiled=False, stretch=None,
+                        auto_stretch=False, quantized=True),
+    Preset.BALANCED: Effort(detail=True, low_threshold=0.15, flip=False, tiled=False, stretch=None,
+                            auto_stretch=True, quantized=False),
+    Preset.THOROUGH: Effort(detail=True, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
+                            auto_stretch=False, quantized=False),
 }
 
 
@@ -72,9 +87,10 @@ class Config:
     """Everything that decides how one image is processed.
 
     threshold : detector score above which a face is hidden (lower = fewer misses).
-    preset : fast (one pass over the image at up to 1024 px), balanced (plus an enlarged
-        detail pass, weak faces down to 0.15 kept when two passes agree, and both passes
-        again on the image widened when its faces look squeezed), thorough (plus
+    preset : fast (one pass over the image at up to 1024 px, by the int8 network),
+        balanced (the float network; plus an enlarged detail pass, weak faces down to 0.15
+        kept when two passes agree, and both passes again on the image widened when its
+        faces look squeezed), thorough (plus
         mirrored passes, weak faces down to 0.1, full-resolution tiles on large photos, and
         a base pass on the image widened 1.6 times for faces squeezed narrow).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own
@@ -125,10 +141,7 @@ class Config:
     @property
     def detection(self) -> dict:
         """Keyword arguments for detect.faces.detect_faces."""
-        detail, low, flip, tiled, stretch, auto_stretch = PRESETS[self.preset]
-        return {"threshold": self.threshold, "low_threshold": low, "flip": flip,
-                "detail": detail, "tiled": tiled, "stretch": stretch,
-                "auto_stretch": auto_stretch}
+        return {"threshold": self.threshold, **PRESETS[self.preset]._asdict()}
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -7,9 +7,43 @@ from pathlib import Path
 
 from .errors import DetectionError
 
+# threads each model may use; 0 lets onnxruntime and OpenCV take one per core
+_thread_limit = 0
+
+
+def limit_threads(count: int) -> None:
+    """Run models (onnxruntime sessions created from now on, and OpenCV) on at most
+    ``count`` threads: a worker process among several takes one core, not all of them."""
+    global _thread_limit
+    import cv2
+
+    _thread_limit = count
+    cv2.setNumThreads(count)
+
+
+def thread_limit() -> int:
+    """The limit set by ``limit_threads``; 0 when none."""
+    return _thread_limit
+
+
+def onnx_session(name: str):
+    """An onnxruntime session (CPU) for the known model file ``name``, checked first."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = _thread_limit
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # warnings about unused initializers are not ours to fix
+    try:
+        return onnxruntime.InferenceSession(str(model_path(name)), options,
+                                            providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise DetectionError(f"cannot load {name}: {exc}") from exc
+
 # file name -> sha256, as recorded in models/README.md
 KNOWN_MODELS = {
-    "centerface.onnx": "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    "centerface_float.onnx": "d2794c0a6bf1064e8dbb05e05b3652536b8756eadfb43741b1b2daf503383aa0",
+    "centerface_int8.onnx": "823a42d23461610c5a7b6f6b66d6c79174c9cc82eea32fc30e10277bef42b7c7",
     "face_mesh_template.npz": "04b05685cedddea2f1122fb22054f7d7bcb0938fd78f9142c520dead5d873829",
 }
 

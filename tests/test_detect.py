@@ -108,3 +108,51 @@ def test_balanced_widens_a_squeezed_photo_and_finds_more_of_its_faces(shared_dat
     widened, _ = detect_faces(squeezed, **options)
     assert len(widened) > len(plain)
     assert (widened[:, 2] <= squeezed.shape[1]).all() and (widened[:, 0] >= 0).all()
+
+
+def test_int8_network_finds_the_faces_the_float_network_finds(shared_data, visible_face_annotations):
+    """The quantized copy (used by --preset fast) against the float network, one pass each,
+    on the group photo: the same annotated faces of 32 px and more are found."""
+    from faceguard.detect.centerface import CenterFace
+    image = cv2.imread(str(shared_data / GROUP_PHOTO))[:, :, ::-1].copy()
+    truth = np.array([[x, y, x + w, y + h] for x, y, w, h in visible_face_annotations[GROUP_PHOTO]
+                      if max(w, h) >= 32], np.float32)
+    assert len(truth) >= 5
+
+    def found(quantized: bool) -> np.ndarray:
+        boxes, _scores = CenterFace(quantized=quantized).detect(image, scale=1.0, threshold=0.25)
+        return iou_matrix(truth, boxes).max(1) > 0.4
+
+    float_found = found(False)
+    assert float_found.all()
+    assert (found(True) == float_found).all()
+
+
+def test_a_model_file_that_does_not_match_its_checksum_is_refused(tmp_path, monkeypatch):
+    from faceguard import models
+    from faceguard.detect.centerface import CenterFace
+    original = models.models_dir() / "centerface_float.onnx"
+    tampered = bytearray(original.read_bytes())
+    tampered[-100] ^= 0xFF
+    (tmp_path / "centerface_float.onnx").write_bytes(bytes(tampered))
+    monkeypatch.setenv("FACEGUARD_MODELS", str(tmp_path))
+    with pytest.raises(DetectionError, match="sha256"):
+        CenterFace()
+
+
+def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
+    """On a photo larger than the detail pass sees it, a squeeze widens the base pass only
+    (the widened detail pass would be the costliest of all, for faces rarely squeezed)."""
+    calls = []
+    narrow = np.array([[0, 0, 50, 100]] * 5, np.float32)
+
+    def narrow_faces(self, image, *, scale, threshold, stretch=1.0):
+        calls.append((round(scale, 3), stretch))
+        return narrow, np.full(5, 0.9, np.float32)
+
+    monkeypatch.setattr(faces.CenterFace, "detect", narrow_faces)
+    detect_faces(np.zeros((3000, 4000, 3), np.uint8), **Config().detection)
+    assert [stretch > 1 for _scale, stretch in calls] == [False, False, True]
+    calls.clear()
+    detect_faces(np.zeros((600, 800, 3), np.uint8), **Config().detection)
+    assert [stretch > 1 for _scale, stretch in calls] == [False, False, True, True]

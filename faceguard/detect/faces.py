@@ -25,15 +25,14 @@ SQUEEZE_SCORE, SQUEEZE_MIN_FACES = 0.5, 3
 # More cells than this fraction above threshold means the network output is garbage.
 _IMPLAUSIBLE_FRACTION = 0.2
 
-_shared_net: CenterFace | None = None
+_shared_nets: dict[bool, CenterFace] = {}
 
 
-def _network() -> CenterFace:
-    """The process-wide CenterFace network, loaded on first use."""
-    global _shared_net
-    if _shared_net is None:
-        _shared_net = CenterFace()
-    return _shared_net
+def _network(quantized: bool) -> CenterFace:
+    """The process-wide CenterFace network (float or int8), loaded on first use."""
+    if quantized not in _shared_nets:
+        _shared_nets[quantized] = CenterFace(quantized=quantized)
+    return _shared_nets[quantized]
 
 
 def pass_scales(width: int, height: int) -> list[float]:
@@ -81,8 +80,8 @@ def _tiled_pass(net: CenterFace, image: np.ndarray, threshold: float
 
 def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
                  flip: bool = False, detail: bool = True, tiled: bool = False,
-                 stretch: float | None = None, auto_stretch: bool = False
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 stretch: float | None = None, auto_stretch: bool = False,
+                 quantized: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -97,15 +96,16 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     stretch : also run the base pass on the image widened by this factor (faces that the
         image's own resizing squeezed narrow).
     auto_stretch : when the base pass's confident faces are narrower than faces are
-        (squeeze_correction), run the base and detail passes again on the image widened
-        by the factor that makes them normal.
+        (squeeze_correction), run the base pass again on the image widened by the factor
+        that makes them normal, and the detail pass too where it enlarges the image.
+    quantized : run the int8 copy of the network (faster, slightly noisier scores).
     Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
     scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
-    net = _network()
+    net = _network(quantized)
     floor = threshold if low_threshold is None else min(low_threshold, threshold)
     all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
 
@@ -127,7 +127,11 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     widened = [stretch, None] if stretch else [None, None]  # factor for base, detail pass
     if auto_stretch and not stretch:
         factor = squeeze_correction(all_boxes[1], all_scores[1])
-        widened = [factor, factor if detail else None]
+        # the widened detail pass only where the detail pass enlarges the image: squeezing
+        # comes from resizing to a fixed frame (thumbnails, data sets), and on a large
+        # photo that pass is the most costly of all
+        enlarged = pass_scales(width, height)[-1] >= 1.0
+        widened = [factor, factor if detail and enlarged else None]
     for scale, factor, source in zip(pass_scales(width, height), widened, (1, 2)):
         if factor is None:
             continue
@@ -151,10 +155,11 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
 def squeeze_correction(boxes: np.ndarray, scores: np.ndarray) -> float | None:
     """How much wider the image should be for its faces to have their usual shape, or None.
 
-    boxes, scores : one pass's detections. From at least SQUEEZE_MIN_FACES faces scoring
-    SQUEEZE_SCORE or more, the median width/height; below SQUEEZED_BELOW the image was
-    squeezed (as when a photo is resized to a square), and NORMAL_ASPECT / median is the
-    factor that undoes it (at most MAX_STRETCH).
+    boxes, scores : one pass's detections: network cells, not fused faces (a large face
+    fires several, so one or two faces of a squeezed thumbnail are enough). From at least
+    SQUEEZE_MIN_FACES of them scoring SQUEEZE_SCORE or more, the median width/height;
+    below SQUEEZED_BELOW the image was squeezed (as when a photo is resized to a square),
+    and NORMAL_ASPECT / median is the factor that undoes it (at most MAX_STRETCH).
     """
     confident = boxes[scores >= SQUEEZE_SCORE]
     if len(confident) < SQUEEZE_MIN_FACES:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core.quads import order_quad
 from ..errors import DetectionError
+from ..models import thread_limit
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,8 @@ def _engine():
         from rapidocr_onnxruntime import RapidOCR
     except ImportError as exc:
         raise DetectionError(f"text recognition needs rapidocr-onnxruntime: {INSTALL_HINT}") from exc
-    engine = RapidOCR()
+    limit = thread_limit()
+    engine = RapidOCR(**({"intra_op_num_threads": limit, "inter_op_num_threads": 1} if limit else {}))
     # we size the image ourselves; the detector must not rescale it again
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = 100_000
