@@ -216,3 +216,69 @@ def test_whole_policy_hides_a_spilling_line_to_its_end():
     document = Document(quad=card, kind="id1", score=0.9, spilling=line[None])
     out = pipeline._hide_documents(image, [document], Config())
     assert (out[205:215, 420:480] > 100).all()  # the print outside the outline is gone
+
+
+@settings(max_examples=30, deadline=None)
+@given(angle=st.floats(-np.pi, np.pi), aspect=st.floats(1.3, 1.9), size=st.floats(180, 420),
+       seed=st.integers(0, 2**32 - 1))
+def test_an_outline_around_a_block_of_print_is_proposed(angle, aspect, size, seed):
+    """An edge map holding a card outline (turned by ``angle``), its lines of print, and
+    clutter outside it: one text-driven proposal lies on the outline (IoU >= 0.9)."""
+    import cv2
+
+    from faceguard.detect.cards import _line_groups, _text_quads
+    rng = np.random.default_rng(seed)
+    edges = np.zeros((900, 900), np.uint8)
+    for _ in range(12):  # clutter: short strokes outside the card's region
+        x, y, dx, dy = (int(v) for v in rng.integers([0, 0, -80, -80], [900, 900, 80, 80]))
+        cv2.line(edges, (x, y), (x + dx, y + dy), 255, 3)
+    w, h = size, size / aspect
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
+    def placed(points):
+        return (np.float32(points) @ turn.T + 450).astype(np.float32)
+
+    card = placed([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+    cv2.fillConvexPoly(edges, card.astype(np.int32), 0)
+    cv2.polylines(edges, [card.astype(np.int32)], True, 255, 3)
+    lines = np.stack([placed([[-0.4 * w, y], [0.3 * w, y], [0.3 * w, y + 0.08 * h], [-0.4 * w, y + 0.08 * h]])
+                      for y in (-0.3 * h, -0.1 * h, 0.1 * h, 0.25 * h)])
+    proposals = _text_quads(_line_groups(lines), edges)
+    assert max((q.quad_iou(card, p) for p in proposals), default=0.0) >= 0.9
+
+
+def test_print_of_one_size_and_direction_is_one_group():
+    from faceguard.detect.cards import _line_groups
+
+    def line(x, y, length, height):
+        return np.float32([[x, y], [x + length, y], [x + length, y + height], [x, y + height]])
+
+    card_print = [line(100, 100 + 30 * k, 200, 14) for k in range(3)]
+    sign_letters = [line(100, 10, 300, 60)]          # a sign's big letters right above
+    far_print = [line(700, 700, 150, 14), line(700, 730, 150, 14)]
+    groups = _line_groups(np.stack(card_print + sign_letters + far_print))
+    assert sorted(len(g) for g in groups) == [2, 3]
+
+
+def test_print_cut_off_by_a_card_laid_over_it_does_not_count_against_the_card():
+    """A line 15% inside the outline (a sign's words running under the card) is neither
+    the card's print nor print crossing its outline; a line half inside is crossing."""
+    from faceguard.detect.cards import _line_evidence
+
+    def box(x0, y0, x1, y1):
+        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+    card = box(100, 100, 400, 290)
+    lines = np.stack([box(120, 150, 380, 170), box(15, 200, 115, 220), box(300, 250, 500, 270)])
+    assert _line_evidence(card, lines) == (1, 1)
+
+
+def test_cards_in_busy_photos_are_found(shared_data):
+    """The first 16 generated scenes (seed 0) on photos from ../shared/data: crowds, signs,
+    buildings around the card. 10 of them were found before the text-driven outlines."""
+    found = 0
+    for _path, scene in scenes.scenes(shared_data, 16, seed=0):
+        result = anonymize(scene.image, config=Config(cards="whole", text="cards", preset="fast"))
+        truth = scene.cards[0].quad
+        found += max((q.quad_iou(truth, np.float32(c.quad)) for c in result.cards), default=0.0) >= 0.7
+    assert found >= 14

@@ -40,6 +40,8 @@ READ_SIDE = 1280          # documents are read at this size
 MIN_AREA = 0.01           # of the image
 ASPECT_RANGE = (1.2, 2.0)
 MAX_READS = 6             # candidates read per image, at most
+TEXT_QUADS_REFINED = 12   # outlines proposed from the print that are refined, at most
+LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
 # kinds that make a text-only (borderless) frame a document
@@ -237,8 +239,93 @@ def _segment_quads(planes: list[np.ndarray], edges: np.ndarray,
     return list(zip(kept, edge_support(kept, edges).tolist()))
 
 
-def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-    """(quad, edge support) pairs in pixels of ``image``, best first, near-duplicates merged."""
+def _line_groups(lines: np.ndarray) -> list[np.ndarray]:
+    """Text-line quads (N, 4, 2) grouped as print on one flat object: lines running the same
+    way (within 10 degrees), of similar heights (within 2x: a sign's letters are not a
+    card's print), whose centres lie within 8 line heights of a group member. Returns the
+    groups of two or more lines, each (M, 4, 2)."""
+    if len(lines) < 2:
+        return []
+    tops = lines[:, 1] - lines[:, 0]
+    angle = np.arctan2(tops[:, 1], tops[:, 0]) % np.pi
+    heights = np.linalg.norm(lines[:, 3] - lines[:, 0], axis=1)
+    centres = lines.mean(axis=1)
+    dangle = np.abs(angle[:, None] - angle[None, :])
+    dangle = np.minimum(dangle, np.pi - dangle)
+    near = np.linalg.norm(centres[:, None] - centres[None, :], axis=2) \
+        < 8 * np.maximum(heights[:, None], heights[None, :])
+    ratio = heights[:, None] / np.maximum(heights[None, :], 1e-6)
+    linked = (dangle < np.radians(10)) & near & (ratio <= 2) & (ratio >= 0.5)
+    labels = np.arange(len(lines))
+    while True:  # each line takes the smallest label among its links, until nothing changes
+        spread = np.where(linked, labels[None, :], len(lines)).min(axis=1)
+        spread = np.minimum(spread, labels)
+        if (spread == labels).all():
+            break
+        labels = spread
+    return [lines[labels == k] for k in np.unique(labels) if (labels == k).sum() >= 2]
+
+
+def _profile_peaks(profile: np.ndarray, start: int, stop: int, *, near_end: bool,
+                   floor: float = 0.45) -> list[int]:
+    """Indices in [start, stop) where ``profile`` has a local maximum of at least ``floor``:
+    the 3 strongest and the 2 nearest the text (at ``stop`` if ``near_end``, else at
+    ``start``): a card's side is the first strong line beyond its print, or a strong one."""
+    start, stop = max(start, 1), min(stop, len(profile) - 1)
+    if stop <= start:
+        return []
+    window = profile[start - 1:stop + 1]
+    middle = window[1:-1]
+    peaks = np.flatnonzero((middle >= floor) & (middle >= window[:-2]) & (middle >= window[2:]))
+    nearest = peaks[::-1][:2] if near_end else peaks[:2]
+    best = set(peaks[np.argsort(-middle[peaks])][:3].tolist()) | set(nearest.tolist())
+    return [int(start + k) for k in sorted(best)]
+
+
+def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]:
+    """Outline hypotheses around groups of text lines (see ``_line_groups``): a card's sides
+    run along and across its print, so in a frame turned to the print's direction they are
+    rows and columns of edge pixels that cross the whole text block. Finds outlines whose
+    corners the contour and segment searches miss (a busy background that touches the
+    card, a thumb over one side). Quads (4, 2) float32 in pixels of ``edges``."""
+    height, width = edges.shape
+    found = []
+    for group in groups:
+        tops = group[:, 1] - group[:, 0]
+        doubled = np.arctan2(tops[:, 1], tops[:, 0]) * 2
+        theta = np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean()) / 2
+        centre = group.reshape(-1, 2).mean(axis=0)
+        side = int(np.hypot(height, width)) + 2
+        # image -> frame: turn by -theta about the text's centre, centre of a side x side canvas
+        turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(np.degrees(theta)), 1.0)
+        turn[:, 2] += (side / 2 - centre[0], side / 2 - centre[1])
+        frame = cv2.warpAffine(edges, turn, (side, side), flags=cv2.INTER_NEAREST) > 0
+        points = np.c_[group.reshape(-1, 2), np.ones(group.size // 2)] @ turn.T
+        u0, v0 = np.floor(points.min(axis=0)).astype(int)
+        u1, v1 = np.ceil(points.max(axis=0)).astype(int)
+        text_w, text_h = max(u1 - u0, 1), max(v1 - v0, 1)
+        # how far beyond its print a card's side may lie
+        reach_v, reach_u = int(max(2 * text_h, 0.8 * text_w)), int(max(text_w, 2 * text_h))
+        rows = frame[:, max(u0, 0):max(u1, 1)].mean(axis=1)
+        for top in _profile_peaks(rows, v0 - reach_v, v0 - 1, near_end=True):
+            for bottom in _profile_peaks(rows, v1 + 1, v1 + reach_v, near_end=False):
+                columns = frame[top:bottom, :].mean(axis=0)
+                for left in _profile_peaks(columns, u0 - reach_u, u0 - 1, near_end=True):
+                    for right in _profile_peaks(columns, u1 + 1, u1 + reach_u, near_end=False):
+                        aspect = (right - left) / (bottom - top)
+                        if not (ASPECT_RANGE[0] <= aspect <= ASPECT_RANGE[1]
+                                or ASPECT_RANGE[0] <= 1 / aspect <= ASPECT_RANGE[1]):
+                            continue
+                        corners = np.float64([[left, top, 1], [right, top, 1], [right, bottom, 1],
+                                              [left, bottom, 1]])
+                        back = cv2.invertAffineTransform(turn)
+                        found.append(q.order_quad((corners @ back.T).astype(np.float32)))
+    return found
+
+
+def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[tuple[np.ndarray, float]]:
+    """(quad, edge support) pairs in pixels of ``image``, best first, near-duplicates merged.
+    ``lines`` (N, 4, 2), text lines in pixels of ``image``, add outlines around the print."""
     height, width = image.shape[:2]
     scale = min(WORK_SIDE / max(height, width), 1.0)
     small = cv2.resize(image, (round(width * scale), round(height * scale)),
@@ -255,6 +342,16 @@ def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
     found: list[tuple[np.ndarray, float]] = []
     found += [(quad, support) for quad, support in _segment_quads([gray, hsv[:, :, 1]], support_edges, area)
               if _plausible(quad, area)]
+    if lines is not None and len(lines):
+        proposals = _text_quads(_line_groups(lines * scale), support_edges)
+        # many combinations of sides per block of print: the best supported few are refined
+        support = edge_support(np.stack(proposals), support_edges) if proposals else np.zeros(0)
+        for k in np.argsort(-support)[:TEXT_QUADS_REFINED]:
+            if support[k] < 0.5:
+                break
+            quad = refine_quad(proposals[k], edge_points, band=0.04 * q.short_side(proposals[k]) + 2)
+            if _plausible(quad, area):
+                found.append((quad, float(edge_support(quad[None], support_edges)[0])))
     for binary in maps:
         contours, _h = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
@@ -282,16 +379,16 @@ def quad_candidates(image: np.ndarray) -> list[tuple[np.ndarray, float]]:
 # ---------------------------------------------------------------- text cues
 
 def _line_evidence(quad: np.ndarray, lines: np.ndarray) -> tuple[int, int]:
-    """(lines inside the quad, lines crossing its outline) for text-line quads (N, 4, 2)."""
+    """(lines inside the quad, lines crossing its outline) for text-line quads (N, 4, 2).
+
+    Inside: at least 90% of the line's area. Crossing: 30-90%, print that runs on past the
+    outline (a sign's, a page's). A line with less inside is print beside the outline, or
+    under a card laid on it, cut off by the card's edge.
+    """
     if len(lines) == 0:
         return 0, 0
-    edges = np.roll(quad, -1, axis=0) - quad                       # (4, 2), clockwise
-    rel = lines[:, :, None, :] - quad[None, None, :, :]           # (N, 4 corners, 4 edges, 2)
-    cross = edges[None, None, :, 0] * rel[..., 1] - edges[None, None, :, 1] * rel[..., 0]
-    corner_inside = np.all(cross >= 0, axis=2)                     # (N, 4)
-    inside = corner_inside.all(axis=1)
-    crossing = int((corner_inside.any(axis=1) & ~inside).sum())
-    return int(inside.sum()), crossing
+    share = np.array([q.covered_by(line, quad) for line in lines])
+    return int((share >= 0.9).sum()), int(((share >= 0.3) & (share < 0.9)).sum())
 
 
 def _accepts(support: float, inside: int, crossing: int) -> float:
@@ -304,7 +401,7 @@ def _accepts(support: float, inside: int, crossing: int) -> float:
         return 0.0
     purity = inside / max(inside + crossing, 1)
     if inside >= 2 and support >= 0.6:
-        return support * min(inside, 6) / 6 * purity ** 0.5
+        return support * min(inside, LINES_ENOUGH) / LINES_ENOUGH * purity ** 0.5
     if inside >= 1 and support >= 0.8:
         return 0.3 * support * purity
     return 0.0
@@ -329,7 +426,7 @@ def find_documents(image: np.ndarray) -> list[Document]:
     """Every document in ``image`` (H, W, 3) uint8 RGB, upright; see the module docstring."""
     lines = ocr.find_lines(image, side=LINES_SIDE)
     scored = []
-    for quad, support in quad_candidates(image):
+    for quad, support in quad_candidates(image, lines):
         inside, crossing = _line_evidence(quad, lines)
         score = _accepts(support, inside, crossing)
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
