@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -74,3 +75,18 @@ def test_an_mrz_line_broken_by_a_misread_character_is_still_an_mrz_line():
     # OCR read "×" for a letter: the line no longer matches the MRZ alphabet throughout
     assert _kinds("I<U0509M05×6<<<<<<<<<<<<<<<") == [("mrz", False)]
     assert _kinds("see <<<< here") == []  # a short run of '<' in prose is not one
+
+
+@pytest.mark.parametrize("text, date", [("12052001", True), ("12 05 2001", True), ("20011205", True),
+                                        ("05312001", True), ("62270020", False), ("99999999", False),
+                                        ("1205200", False)])
+def test_camera_date_stamps_are_told_from_other_digit_runs(text, date):
+    from faceguard.detect.numbers import looks_like_date
+    assert looks_like_date(text) is date
+
+
+def test_a_date_stamp_alone_does_not_make_an_outline_a_document():
+    from faceguard.detect.cards import _identity_evidence
+    assert not _identity_evidence("12052001")
+    assert _identity_evidence("No. 62270020 0751")       # a digit run that is no date
+    assert _identity_evidence("6227 0020 0751 0134")    # a card number

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core import quads as q
 from . import text as ocr
-from .numbers import find_numbers
+from .numbers import find_numbers, looks_like_date
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ READ_SIDE = 1280          # documents are read at this size
 MIN_AREA = 0.01           # of the image
 ASPECT_RANGE = (1.2, 2.0)
 MAX_READS = 6             # candidates read per image, at most
-TEXT_QUADS_REFINED = 12   # outlines proposed from the print that are refined, at most
+TEXT_QUADS_REFINED = 24   # outlines proposed from the print that are refined, at most
 LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
@@ -344,11 +344,12 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
               if _plausible(quad, area)]
     if lines is not None and len(lines):
         proposals = _text_quads(_line_groups(lines * scale), support_edges)
-        # many combinations of sides per block of print: the best supported few are refined
-        support = edge_support(np.stack(proposals), support_edges) if proposals else np.zeros(0)
+        # many combinations of sides per block of print: the few best supported by a wide
+        # band of edges (a side in perspective is not quite straight in the turned frame)
+        # are refined
+        loose = cv2.dilate(support_edges, np.ones((9, 9), np.uint8))
+        support = edge_support(np.stack(proposals), loose) if proposals else np.zeros(0)
         for k in np.argsort(-support)[:TEXT_QUADS_REFINED]:
-            if support[k] < 0.5:
-                break
             quad = refine_quad(proposals[k], edge_points, band=0.04 * q.short_side(proposals[k]) + 2)
             if _plausible(quad, area):
                 found.append((quad, float(edge_support(quad[None], support_edges)[0])))
@@ -441,11 +442,11 @@ def find_documents(image: np.ndarray) -> list[Document]:
             break
         if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
             continue
-        # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits); a placard
-        # with lines of small print rarely does
+        # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
+        # a date); a placard with lines of small print rarely does
         reads += 1
         read = _read_inside(image, quad)
-        if any(find_numbers(line.text) for line in read):
+        if any(_identity_evidence(line.text) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read))
     for document in documents:
@@ -457,6 +458,14 @@ def find_documents(image: np.ndarray) -> list[Document]:
         if frame is not None:
             documents.append(frame)
     return documents
+
+
+def _identity_evidence(text: str) -> bool:
+    """Whether a line read inside an outline makes it a document: it holds a number of a
+    known kind, or a run of 8 or more digits that is not a date (a camera's date stamp
+    sits inside many outlines in ordinary photos)."""
+    return any(m.kind != "digits" or not looks_like_date(text[m.start:m.end])
+               for m in find_numbers(text))
 
 
 def spilling_lines(lines: np.ndarray, quad: np.ndarray) -> np.ndarray:

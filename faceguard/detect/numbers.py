@@ -146,3 +146,18 @@ def find_numbers(text: str) -> list[NumberMatch]:
         if not taken(m.start(), m.end()):
             found.append(NumberMatch("digits", m.start(), m.end(), False))
     return found
+
+
+def looks_like_date(digits: str) -> bool:
+    """True for 8 digits that read as a calendar date (DDMMYYYY, MMDDYYYY or YYYYMMDD,
+    years 1900-2099): the date a camera prints into the corner of a photo."""
+    digits = re.sub(r"\D", "", digits)
+    if len(digits) != 8:
+        return False
+
+    def valid(day: str, month: str, year: str) -> bool:
+        return 1 <= int(day) <= 31 and 1 <= int(month) <= 12 and 1900 <= int(year) <= 2099
+
+    return (valid(digits[:2], digits[2:4], digits[4:]) or valid(digits[2:4], digits[:2], digits[4:])
+            or valid(digits[6:], digits[4:6], digits[:4]))
+
