@@ -289,16 +289,17 @@ def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]
     corners the contour and segment searches miss (a busy background that touches the
     card, a thumb over one side). Quads (4, 2) float32 in pixels of ``edges``."""
     height, width = edges.shape
+    side = int(np.hypot(height, width)) + 2
     found = []
     for group in groups:
         tops = group[:, 1] - group[:, 0]
         doubled = np.arctan2(tops[:, 1], tops[:, 0]) * 2
         theta = np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean()) / 2
         centre = group.reshape(-1, 2).mean(axis=0)
-        side = int(np.hypot(height, width)) + 2
         # image -> frame: turn by -theta about the text's centre, centre of a side x side canvas
         turn = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), float(np.degrees(theta)), 1.0)
         turn[:, 2] += (side / 2 - centre[0], side / 2 - centre[1])
+        back = cv2.invertAffineTransform(turn)
         frame = cv2.warpAffine(edges, turn, (side, side), flags=cv2.INTER_NEAREST) > 0
         points = np.c_[group.reshape(-1, 2), np.ones(group.size // 2)] @ turn.T
         u0, v0 = np.floor(points.min(axis=0)).astype(int)
@@ -318,7 +319,6 @@ def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]
                             continue
                         corners = np.float64([[left, top, 1], [right, top, 1], [right, bottom, 1],
                                               [left, bottom, 1]])
-                        back = cv2.invertAffineTransform(turn)
                         found.append(q.order_quad((corners @ back.T).astype(np.float32)))
     return found
 
@@ -339,6 +339,14 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
     fine_edges = cv2.Canny(cv2.GaussianBlur(gray, (3, 3), 0), 20, 60)
     ys, xs = np.nonzero(fine_edges)
     edge_points = np.stack([xs, ys], axis=1).astype(np.float32)
+
+    def refined(quad: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The quad moved onto the edges nearby, with its edge support; None if implausible."""
+        quad = refine_quad(quad, edge_points, band=0.04 * q.short_side(quad) + 2)
+        if not _plausible(quad, area):
+            return None
+        return quad, float(edge_support(quad[None], support_edges)[0])
+
     found: list[tuple[np.ndarray, float]] = []
     found += [(quad, support) for quad, support in _segment_quads([gray, hsv[:, :, 1]], support_edges, area)
               if _plausible(quad, area)]
@@ -349,10 +357,8 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
         # are refined
         loose = cv2.dilate(support_edges, np.ones((9, 9), np.uint8))
         support = edge_support(np.stack(proposals), loose) if proposals else np.zeros(0)
-        for k in np.argsort(-support)[:TEXT_QUADS_REFINED]:
-            quad = refine_quad(proposals[k], edge_points, band=0.04 * q.short_side(proposals[k]) + 2)
-            if _plausible(quad, area):
-                found.append((quad, float(edge_support(quad[None], support_edges)[0])))
+        found += [candidate for k in np.argsort(-support)[:TEXT_QUADS_REFINED]
+                  if (candidate := refined(proposals[k])) is not None]
     for binary in maps:
         contours, _h = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
@@ -365,10 +371,8 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
                 continue
             if not 0.85 <= hull_area / max(q.quad_area(quad), 1.0) <= 1.15:
                 continue
-            quad = refine_quad(quad, edge_points, band=0.04 * q.short_side(quad) + 2)
-            if not _plausible(quad, area):
-                continue
-            found.append((quad, float(edge_support(quad[None], support_edges)[0])))
+            if (candidate := refined(quad)) is not None:
+                found.append(candidate)
     found.sort(key=lambda item: -item[1])
     kept: list[tuple[np.ndarray, float]] = []
     for quad, support in found:

@@ -106,6 +106,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     net = _network(quantized)
+    scales = pass_scales(width, height)
     floor = threshold if low_threshold is None else min(low_threshold, threshold)
     all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
 
@@ -117,7 +118,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
 
     views = [(image, False)] + ([(np.ascontiguousarray(image[:, ::-1]), True)] if flip else [])
     for view, mirrored in views:
-        for scale in pass_scales(width, height)[:None if detail else 1]:
+        for scale in scales[:None if detail else 1]:
             boxes, scores = net.detect(view, scale=scale, threshold=floor)
             _check_plausible(scores, width, height, scale)
             if mirrored:
@@ -130,9 +131,9 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         # the widened detail pass only where the detail pass enlarges the image: squeezing
         # comes from resizing to a fixed frame (thumbnails, data sets), and on a large
         # photo that pass is the most costly of all
-        enlarged = pass_scales(width, height)[-1] >= 1.0
+        enlarged = scales[-1] >= 1.0
         widened = [factor, factor if detail and enlarged else None]
-    for scale, factor, source in zip(pass_scales(width, height), widened, (1, 2)):
+    for scale, factor, source in zip(scales, widened, (1, 2)):
         if factor is None:
             continue
         # the pass again on the image widened by ``factor``: faces squeezed narrow (a photo
@@ -141,7 +142,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         boxes, scores = net.detect(image, scale=scale, threshold=floor, stretch=factor)
         _check_plausible(scores, int(width * factor), height, scale)
         found(boxes, scores, source)
-    if tiled and detail and pass_scales(width, height)[-1] < 1.0 / 1.3:
+    if tiled and detail and scales[-1] < 1.0 / 1.3:
         found(*_tiled_pass(net, image, floor))
     boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
                                              FUSION_IOU, np.concatenate(all_sources))

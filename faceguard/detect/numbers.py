@@ -160,4 +160,3 @@ def looks_like_date(digits: str) -> bool:
 
     return (valid(digits[:2], digits[2:4], digits[4:]) or valid(digits[2:4], digits[:2], digits[4:])
             or valid(digits[6:], digits[4:6], digits[:4]))
-
