@@ -282,3 +282,35 @@ def test_cards_in_busy_photos_are_found(shared_data):
         truth = scene.cards[0].quad
         found += max((q.quad_iou(truth, np.float32(c.quad)) for c in result.cards), default=0.0) >= 0.7
     assert found >= 14
+
+
+def _card_on_sign(portrait: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A light card laid on a dark sign held in a grey crowd (Lab image, 400x400), with the
+    card's outline, the sign's outline around it and a box printed on the card."""
+    import cv2
+
+    rng = np.random.default_rng(23)
+    image = rng.normal(120, 30, (400, 400, 3)).clip(0, 255).astype(np.uint8)
+    cv2.rectangle(image, (40, 60), (360, 330), (30, 50, 140), -1)           # the sign
+    cv2.rectangle(image, (100, 120), (300, 246), (235, 225, 190), -1)       # the card
+    if portrait:
+        cv2.ellipse(image, (130, 183), (18, 28), 0, 0, 360, (90, 60, 50), -1)
+    image = cv2.GaussianBlur(image, (3, 3), 0)
+
+    def box(x0, y0, x1, y1):
+        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+    return cv2.cvtColor(image, cv2.COLOR_RGB2LAB), box(100, 120, 300, 246), box(40, 60, 360, 330), \
+        box(160, 140, 290, 230)
+
+
+@pytest.mark.parametrize("portrait", [False, True])
+def test_an_outline_grown_from_a_card_onto_the_sign_it_lies_on_is_told_apart(portrait):
+    """The sign's edges support a larger outline around the same print; the ring between it
+    and the card looks like the sign, not like the card, so the larger one is dropped. A
+    box printed on the card (a photo frame, a text block) does not replace the card: the
+    ring between them is the card's own paper, portrait or not."""
+    from faceguard.detect.cards import _outgrows_card
+    lab, card, sign, printed_box = _card_on_sign(portrait)
+    assert _outgrows_card(lab, card, sign)
+    assert not _outgrows_card(lab, printed_box, card)

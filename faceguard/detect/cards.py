@@ -11,9 +11,11 @@ How a document is found, on an image (H, W, 3) uint8 RGB, upright:
 2. Text: the image's text lines are found once (PP-OCRv4 detection, no reading). A card
    holds several lines of small print; a window holds none and a placard a few big words
    or lines that run across its outline. ``_accepts`` scores a candidate from its edge
-   support and the lines inside it; the best candidates are then read (rectified), and a
-   candidate is a document only when some number is among its lines (a card always
-   carries one; a placard rarely does).
+   support and the lines inside it. An outline that grows past a smaller one onto what
+   the card lies on (a sign, a page: the ring between them has the colours found outside,
+   not the card's) gives way to the smaller one. The best candidates are then read
+   (rectified), and a candidate is a document only when some number is among its lines
+   (a card always carries one; a placard rarely does).
 3. The whole frame: a scan or a close-up shows the document with no border. The text
    lines outside every document found are read, and the frame counts as a document when
    an identity number or MRZ line is among them (``numbers.find_numbers``).
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -427,21 +430,37 @@ def _frame_document(image: np.ndarray, lines: np.ndarray) -> Document | None:
     return Document(quad=frame, kind="page", score=0.5, lines=read)
 
 
+class _Scored(NamedTuple):
+    """A candidate outline that ``_accepts``, with its evidence."""
+
+    quad: np.ndarray
+    score: float
+    inside: int     # text lines inside it
+    crossing: int   # text lines running across its outline
+
+    def rank(self) -> tuple:
+        """Sort key, best first: near-equal scores go to the tighter outline (more text
+        per pixel)."""
+        return (-round(self.score, 1), -self.inside / max(q.quad_area(self.quad), 1.0))
+
+
 def find_documents(image: np.ndarray) -> list[Document]:
     """Every document in ``image`` (H, W, 3) uint8 RGB, upright; see the module docstring."""
-    lines = ocr.find_lines(image, side=LINES_SIDE)
+    # one copy at most LINES_SIDE long serves the line search, the outlines and the colours
+    preview, to_preview = ocr.resized(image, LINES_SIDE, max_upscale=1.0)
+    lines = ocr.find_lines(preview, side=LINES_SIDE) / to_preview
     scored = []
-    for quad, support in quad_candidates(image, lines):
+    for quad, support in quad_candidates(preview, lines * to_preview):
+        quad = quad / to_preview
         inside, crossing = _line_evidence(quad, lines)
         score = _accepts(support, inside, crossing)
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
         if score > 0:
-            # near-equal scores go to the tighter outline (more text per pixel)
-            density = inside / max(q.quad_area(quad), 1.0)
-            scored.append((round(score, 1), density, score, quad))
+            scored.append(_Scored(quad, score, inside, crossing))
+    scored = _without_overgrown(preview, to_preview, scored)
     documents: list[Document] = []
     reads = 0
-    for _rank, _density, score, quad in sorted(scored, key=lambda item: (-item[0], -item[1])):
+    for quad, score, _inside, _crossing in sorted(scored, key=_Scored.rank):
         if reads >= MAX_READS:
             break
         if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
@@ -462,6 +481,78 @@ def find_documents(image: np.ndarray) -> list[Document]:
         if frame is not None:
             documents.append(frame)
     return documents
+
+
+COLOUR_SIDE = 320         # colours are compared on a copy this long
+CARD_COLOUR = 0.01        # share of a card's border pixels for a colour to be the card's
+# an outline that outgrows a card around the same print is 1.2-2.5 times its area; a much
+# smaller outline inside a card is a box printed on it, not the card
+NESTED_AREA = (0.4, 0.85)
+NESTED_SCORE = 0.7        # and it must be nearly as good a card by its own evidence
+
+
+def _colour_histogram(lab: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Normalized (4, 8, 8) histogram of lightness and the two colour axes under ``mask``."""
+    hist = cv2.calcHist([lab], [0, 1, 2], mask, [4, 8, 8], [0, 256, 0, 256, 0, 256])
+    return hist / max(float(hist.sum()), 1.0)
+
+
+def _outgrows_card(lab: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> bool:
+    """Whether ``outer`` (a quad around ``inner``, both in pixels of ``lab``) reaches past
+    the card that ``inner`` outlines onto the background.
+
+    Each pixel of the ring between them is told by its colour: card-like when its colour is
+    common along the inside of ``inner``'s sides (at least ``CARD_COLOUR`` of them) and not
+    more common just outside ``outer``. The ring is the card's own margin when most of it is
+    card-like; a portrait or a logo in it is neither, and only lowers the share a little.
+    """
+    height, width = lab.shape[:2]
+
+    def mask(quad: np.ndarray) -> np.ndarray:
+        canvas = np.zeros((height, width), np.uint8)
+        cv2.fillPoly(canvas, [np.round(quad).astype(np.int32)], 255)
+        return canvas
+
+    outer_mask = mask(outer)
+    band = 0.15 * q.short_side(inner)
+    inner_band = cv2.subtract(mask(inner), mask(q.pad_quad(inner, -band)))
+    ring = cv2.subtract(outer_mask, mask(q.pad_quad(inner, 0.02 * q.short_side(inner))))
+    beyond = cv2.subtract(mask(q.pad_quad(outer, band)), outer_mask)
+    if min(cv2.countNonZero(ring), cv2.countNonZero(inner_band)) < 50:
+        return False
+    card, background = _colour_histogram(lab, inner_band), _colour_histogram(lab, beyond)
+    card_like = (card >= CARD_COLOUR) & (card >= background)
+    ring_hist = _colour_histogram(lab, ring)
+    return float(ring_hist[card_like].sum()) < 0.5
+
+
+def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Scored]) -> list[_Scored]:
+    """The candidates less each outline that holds a smaller one and grows past that one's
+    card onto the background (a card laid on a sign, a page or a photo, whose outer edges
+    support a larger outline). The largest such smaller one (the card, not a box printed
+    on it) takes the larger one's score when that is higher: the larger one's evidence
+    (its print) was the card's.
+
+    preview : (h, w, 3) uint8 RGB copy of the image, ``to_preview`` times its size; the
+    candidates' quads are in pixels of the image.
+    """
+    small, to_small = ocr.resized(preview, COLOUR_SIDE, max_upscale=1.0)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+    scale = to_preview * to_small
+    score = {id(item): item.score for item in scored}
+    dropped = set()
+    for outer in scored:
+        outer_area = q.quad_area(outer.quad)
+        nested = [inner for inner in scored
+                  if inner is not outer and inner.score >= NESTED_SCORE * outer.score
+                  and NESTED_AREA[0] * outer_area <= q.quad_area(inner.quad) < NESTED_AREA[1] * outer_area
+                  and q.covered_by(inner.quad, outer.quad) >= 0.9]
+        outgrown = [inner for inner in nested if _outgrows_card(lab, inner.quad * scale, outer.quad * scale)]
+        if outgrown:
+            dropped.add(id(outer))
+            card = max(outgrown, key=lambda inner: q.quad_area(inner.quad))  # the card, not a box on it
+            score[id(card)] = max(score[id(card)], outer.score)
+    return [item._replace(score=score[id(item)]) for item in scored if id(item) not in dropped]
 
 
 def _identity_evidence(text: str) -> bool:
