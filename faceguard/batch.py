@@ -138,7 +138,7 @@ def process_job(job: Job) -> dict:
     """Run one job; never raises for a bad file: failures become an error record."""
     started = time.perf_counter()
     record = {"input": job.src, "output": None, "status": "error", "error": None,
-              "faces": [], "metadata_removed": []}
+              "faces": [], "cards": [], "texts": [], "metadata_removed": []}
     try:
         result = process_file(job.src, job.dst, config=job.config)
     except FaceguardError as exc:
@@ -167,7 +167,7 @@ def process_job(job: Job) -> dict:
 
 def skipped_record(job: Job) -> dict:
     return {"input": job.src, "output": job.dst, "status": "skipped", "error": None,
-            "faces": [], "metadata_removed": [], "seconds": 0.0}
+            "faces": [], "cards": [], "texts": [], "metadata_removed": [], "seconds": 0.0}
 
 
 def _worker_init(single_thread: bool) -> None:

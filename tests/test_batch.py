@@ -38,6 +38,9 @@ def test_a_crashing_worker_costs_only_its_own_file(tmp_path: Path):
     assert len(records) == 9 and set(by_name) == {p.name for p in src.iterdir()}
     assert by_name["3_poison.png"]["status"] == "error"
     assert "crashed" in by_name["3_poison.png"]["error"]
+    # every record has the same keys, whatever its status: a report reader needs no cases
+    assert {frozenset(r) - {"pixels", "input_sha256", "output_sha256"} for r in records} \
+        == {frozenset(records[0]) - {"pixels", "input_sha256", "output_sha256"}}
     assert summary.ok == 8 and summary.errors == 1 and summary.exit_code == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{i}.png" for i in range(8)]
 

@@ -205,6 +205,25 @@ def test_lines_running_over_a_document_outline_are_the_spilling_ones():
     assert len(spill) == 1 and np.array_equal(spill[0], lines[1])
 
 
+def test_print_just_beyond_an_outline_cut_at_an_mrz_line_is_hidden_with_the_document():
+    """An outline that stops between the two lines of an MRZ: the line left outside is the
+    document's print (same size and direction as its lines, one line height away) and is
+    hidden with it; a sign's big letters as close, or small print far away, are not."""
+    from faceguard.detect.cards import spilling_lines
+
+    def box(x0, y0, x1, y1):
+        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+    card = box(100, 100, 400, 290)
+    lines = np.stack([box(120, 150, 380, 166), box(120, 200, 380, 216),   # the card's print
+                      box(120, 270, 380, 286),                            # MRZ line 1, inside
+                      box(120, 300, 380, 316),                            # MRZ line 2, left out
+                      box(110, 40, 390, 90),                              # a sign's letters above
+                      box(120, 420, 380, 436)])                           # print far below
+    spill = spilling_lines(lines, card)
+    assert len(spill) == 1 and np.array_equal(spill[0], lines[3])
+
+
 def test_whole_policy_hides_a_spilling_line_to_its_end():
     """The pipeline hides a document's spilling lines beyond its outline (--cards whole)."""
     import faceguard.pipeline as pipeline
@@ -243,6 +262,41 @@ def test_an_outline_around_a_block_of_print_is_proposed(angle, aspect, size, see
     cv2.polylines(edges, [card.astype(np.int32)], True, 255, 3)
     lines = np.stack([placed([[-0.4 * w, y], [0.3 * w, y], [0.3 * w, y + 0.08 * h], [-0.4 * w, y + 0.08 * h]])
                       for y in (-0.3 * h, -0.1 * h, 0.1 * h, 0.25 * h)])
+    proposals = _text_quads(_line_groups(lines), edges)
+    assert max((q.quad_iou(card, p) for p in proposals), default=0.0) >= 0.9
+
+
+@settings(max_examples=20, deadline=None)
+@given(angle=st.floats(-0.45, 0.45), cut=st.floats(0.1, 0.35), edge=st.sampled_from("lrtb"),
+       passport=st.booleans())
+def test_a_card_cut_off_by_the_image_edge_is_completed_at_its_aspect(angle, cut, edge, passport):
+    """A card (turned by ``angle``) whose far side lies beyond the image edge ``edge``, a
+    share ``cut`` of it outside: one text-driven proposal is the whole card, the part
+    outside the image included."""
+    import cv2
+
+    from faceguard.detect.cards import _line_groups, _text_quads
+    size, w = 800, 360.0
+    h = w / (q.ID3_ASPECT if passport else q.ID1_ASPECT)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    # towards the edge, in the card's own frame; the centre sits (0.5 - cut) of the card
+    # inside the image, so ``cut`` of it lies beyond
+    towards = np.float32({"l": (-1, 0), "r": (1, 0), "t": (0, -1), "b": (0, 1)}[edge])
+    on_edge = np.float32({"l": (0, size / 2), "r": (size, size / 2), "t": (size / 2, 0),
+                          "b": (size / 2, size)}[edge])
+    centre = on_edge - towards * (0.5 - cut) * np.float32([w, h])
+
+    def placed(points):
+        return (np.float32(points) @ turn.T + centre).astype(np.float32)
+
+    card = placed([[-w / 2, -h / 2], [w / 2, -h / 2], [w / 2, h / 2], [-w / 2, h / 2]])
+    edges = np.zeros((size, size), np.uint8)
+    cv2.polylines(edges, [np.round(card).astype(np.int32)], True, 255, 3)
+    # three lines of print on the part inside the image
+    shift = -towards * 0.5 * cut * np.float32([w, h])
+    lines = np.stack([placed(np.float32([[-0.2 * w, y], [0.1 * w, y], [0.1 * w, y + 0.07 * h],
+                                          [-0.2 * w, y + 0.07 * h]]) + shift)
+                      for y in (-0.2 * h, -0.05 * h, 0.1 * h)])
     proposals = _text_quads(_line_groups(lines), edges)
     assert max((q.quad_iou(card, p) for p in proposals), default=0.0) >= 0.9
 
@@ -314,3 +368,25 @@ def test_an_outline_grown_from_a_card_onto_the_sign_it_lies_on_is_told_apart(por
     lab, card, sign, printed_box = _card_on_sign(portrait)
     assert _outgrows_card(lab, card, sign)
     assert not _outgrows_card(lab, printed_box, card)
+
+
+def test_pieces_of_one_printed_line_are_joined_and_the_next_line_is_not():
+    """The detector splits "6227 0020 0751 0134" at its gaps; the pieces are read as one
+    line, in reading order, while the line below (same size, same direction) stays apart."""
+    def piece(x, y, text, angle=0.2):
+        turn = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+        corners = np.float32([[x, y], [x + 60, y], [x + 60, y + 16], [x, y + 16]]) @ turn
+        return ocr.TextLine(quad=corners.astype(np.float32), text=text, confidence=0.9)
+
+    pieces = [piece(180, 100, "0751"), piece(20, 100, "6227"), piece(100, 100, "0020"),
+              piece(260, 100, "0134"), piece(20, 140, "VALID"), piece(100, 140, "THRU")]
+    joined = ocr.join_lines(pieces)
+    assert sorted(line.text for line in joined) == ["6227 0020 0751 0134", "VALID THRU"]
+
+
+def test_components_of_a_graph_are_labelled_by_their_first_member():
+    from faceguard.core.graph import components
+    linked = np.zeros((6, 6), bool)
+    for i, j in [(4, 1), (1, 3), (2, 5)]:   # one direction only: taken as undirected
+        linked[i, j] = True
+    assert components(linked).tolist() == [0, 1, 2, 1, 1, 2]

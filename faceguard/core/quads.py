@@ -26,9 +26,8 @@ def order_quad(points) -> np.ndarray:
 
 
 def quad_area(quad: np.ndarray) -> float:
-    """Area in square pixels (shoelace)."""
-    x, y = quad[:, 0].astype(np.float64), quad[:, 1].astype(np.float64)
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+    """Area in square pixels (shoelace, in double precision on the float32 corners)."""
+    return float(cv2.contourArea(np.asarray(quad, np.float32).reshape(-1, 1, 2)))
 
 
 def side_lengths(quad: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from ..core import quads as q
+from ..core.graph import components
 from . import text as ocr
 from .numbers import find_numbers, looks_like_date
 
@@ -47,6 +48,7 @@ TEXT_QUADS_REFINED = 24   # outlines proposed from the print that are refined, a
 LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
+ADJACENT_LINES = 2.5      # line heights beyond a document's outline where its print is still hidden
 # kinds that make a text-only (borderless) frame a document
 DOCUMENT_NUMBERS = {"id", "card", "mrz"}
 
@@ -60,8 +62,9 @@ class Document:
     score : confidence in [0, 1].
     lines : text lines read inside it (filled by ``read_documents``).
     spilling : (M, 4, 2) float32 quads of text lines (from the whole-image search, not read)
-        that lie partly inside the document and partly outside its outline: print that an
-        outline found a little too small would cut in two.
+        that lie partly inside the document and partly outside its outline, or just beyond
+        it as more of its print: print that an outline found a little too small would cut
+        in two or leave out (``spilling_lines``).
     """
 
     quad: np.ndarray
@@ -243,12 +246,19 @@ def _segment_quads(planes: list[np.ndarray], edges: np.ndarray,
 
 
 def _line_groups(lines: np.ndarray) -> list[np.ndarray]:
-    """Text-line quads (N, 4, 2) grouped as print on one flat object: lines running the same
-    way (within 10 degrees), of similar heights (within 2x: a sign's letters are not a
-    card's print), whose centres lie within 8 line heights of a group member. Returns the
-    groups of two or more lines, each (M, 4, 2)."""
+    """Text-line quads (N, 4, 2) grouped as print on one flat object (``_print_labels``).
+    Returns the groups of two or more lines, each (M, 4, 2)."""
     if len(lines) < 2:
         return []
+    labels = _print_labels(lines)
+    return [lines[labels == k] for k in np.unique(labels) if (labels == k).sum() >= 2]
+
+
+def _print_labels(lines: np.ndarray) -> np.ndarray:
+    """For text-line quads (N, 4, 2): a label (N,) per line, shared by the lines of print on
+    one flat object: lines running the same way (within 10 degrees), of similar heights
+    (within 2x: a sign's letters are not a card's print), whose centres lie within 8 line
+    heights of a member of the group."""
     tops = lines[:, 1] - lines[:, 0]
     angle = np.arctan2(tops[:, 1], tops[:, 0]) % np.pi
     heights = np.linalg.norm(lines[:, 3] - lines[:, 0], axis=1)
@@ -258,15 +268,7 @@ def _line_groups(lines: np.ndarray) -> list[np.ndarray]:
     near = np.linalg.norm(centres[:, None] - centres[None, :], axis=2) \
         < 8 * np.maximum(heights[:, None], heights[None, :])
     ratio = heights[:, None] / np.maximum(heights[None, :], 1e-6)
-    linked = (dangle < np.radians(10)) & near & (ratio <= 2) & (ratio >= 0.5)
-    labels = np.arange(len(lines))
-    while True:  # each line takes the smallest label among its links, until nothing changes
-        spread = np.where(linked, labels[None, :], len(lines)).min(axis=1)
-        spread = np.minimum(spread, labels)
-        if (spread == labels).all():
-            break
-        labels = spread
-    return [lines[labels == k] for k in np.unique(labels) if (labels == k).sum() >= 2]
+    return components((dangle < np.radians(10)) & near & (ratio <= 2) & (ratio >= 0.5))
 
 
 def _profile_peaks(profile: np.ndarray, start: int, stop: int, *, near_end: bool,
@@ -290,7 +292,10 @@ def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]
     run along and across its print, so in a frame turned to the print's direction they are
     rows and columns of edge pixels that cross the whole text block. Finds outlines whose
     corners the contour and segment searches miss (a busy background that touches the
-    card, a thumb over one side). Quads (4, 2) float32 in pixels of ``edges``."""
+    card, a thumb over one side). Where the image ends within reach of the print (a card
+    cut off by the photo's edge), the side beyond it is also completed from the other three
+    at a document's aspect. Quads (4, 2) float32 in pixels of ``edges``; a completed side
+    lies outside the image."""
     height, width = edges.shape
     side = int(np.hypot(height, width)) + 2
     found = []
@@ -304,26 +309,78 @@ def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]
         turn[:, 2] += (side / 2 - centre[0], side / 2 - centre[1])
         back = cv2.invertAffineTransform(turn)
         frame = cv2.warpAffine(edges, turn, (side, side), flags=cv2.INTER_NEAREST) > 0
+        image_part = cv2.warpAffine(np.ones_like(edges), turn, (side, side), flags=cv2.INTER_NEAREST) > 0
         points = np.c_[group.reshape(-1, 2), np.ones(group.size // 2)] @ turn.T
         u0, v0 = np.floor(points.min(axis=0)).astype(int)
         u1, v1 = np.ceil(points.max(axis=0)).astype(int)
         text_w, text_h = max(u1 - u0, 1), max(v1 - v0, 1)
         # how far beyond its print a card's side may lie
         reach_v, reach_u = int(max(2 * text_h, 0.8 * text_w)), int(max(text_w, 2 * text_h))
-        rows = frame[:, max(u0, 0):max(u1, 1)].mean(axis=1)
-        for top in _profile_peaks(rows, v0 - reach_v, v0 - 1, near_end=True):
-            for bottom in _profile_peaks(rows, v1 + 1, v1 + reach_v, near_end=False):
-                columns = frame[top:bottom, :].mean(axis=0)
-                for left in _profile_peaks(columns, u0 - reach_u, u0 - 1, near_end=True):
-                    for right in _profile_peaks(columns, u1 + 1, u1 + reach_u, near_end=False):
-                        aspect = (right - left) / (bottom - top)
-                        if not (ASPECT_RANGE[0] <= aspect <= ASPECT_RANGE[1]
-                                or ASPECT_RANGE[0] <= 1 / aspect <= ASPECT_RANGE[1]):
-                            continue
-                        corners = np.float64([[left, top, 1], [right, top, 1], [right, bottom, 1],
-                                              [left, bottom, 1]])
-                        found.append(q.order_quad((corners @ back.T).astype(np.float32)))
+        columns_of_text = slice(max(u0, 0), max(u1, 1))
+        rows, rows_seen = _visible_profile(frame[:, columns_of_text], image_part[:, columns_of_text], 1)
+        tops_ = _sides(rows, rows_seen, v0 - reach_v, v0 - 1, near_end=True)
+        bottoms = _sides(rows, rows_seen, v1 + 1, v1 + reach_v, near_end=False)
+        for top in tops_:
+            for bottom in bottoms:
+                band = slice(v0 if top is None else top, v1 if bottom is None else bottom)
+                columns, columns_seen = _visible_profile(frame[band, :], image_part[band, :], 0)
+                lefts = _sides(columns, columns_seen, u0 - reach_u, u0 - 1, near_end=True)
+                rights = _sides(columns, columns_seen, u1 + 1, u1 + reach_u, near_end=False)
+                for left in lefts:
+                    for right in rights:
+                        for box in _completed(top, bottom, left, right):
+                            found.append(q.order_quad((np.c_[box, np.ones(4)] @ back.T).astype(np.float32)))
     return found
+
+
+def _visible_profile(edges: np.ndarray, seen: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Along ``axis`` of a boolean edge map and of the image's part of the frame: the share
+    of each row (or column) on an edge, counted over its part inside the image, and the
+    share of it inside the image. Rows mostly outside the image (under 30%) count as empty:
+    a side is not guessed from a few pixels."""
+    seen_share = seen.mean(axis=axis)
+    on_edge = edges.sum(axis=axis) / np.maximum(seen.sum(axis=axis), 1)
+    return np.where(seen_share >= 0.3, on_edge, 0.0), seen_share
+
+
+def _sides(profile: np.ndarray, seen: np.ndarray, start: int, stop: int, *, near_end: bool) -> list:
+    """Positions in [start, stop) where a side may lie (``_profile_peaks``), and None when
+    the image ends in that range (``seen``, the share of each position inside the image,
+    falls under a half): the side may lie beyond the image."""
+    found: list = _profile_peaks(profile, start, stop, near_end=near_end)
+    window = seen[max(start, 0):max(min(stop, len(seen)), 0)]
+    if start < 0 or stop > len(seen) or (window.size and window.min() < 0.5):
+        found.append(None)
+    return found
+
+
+def _completed(top, bottom, left, right) -> list[np.ndarray]:
+    """Corners (4, 2) of the frame-aligned boxes with these sides (None: unknown, beyond
+    the image): the box itself when all four are known and its aspect is a document's;
+    when one is unknown, it is placed for an ID-1 card and for a passport page."""
+    sides = [top, bottom, left, right]
+    unknown = [k for k, value in enumerate(sides) if value is None]
+    if len(unknown) > 1:
+        return []
+    if unknown:
+        k = unknown[0]
+        boxes = []
+        for aspect in (q.ID1_ASPECT, q.ID3_ASPECT):
+            filled = list(sides)
+            if k < 2:   # top or bottom: the height follows from the width
+                length = (right - left) / aspect
+                filled[k] = bottom - length if k == 0 else top + length
+            else:       # left or right: the width follows from the height
+                length = (bottom - top) * aspect
+                filled[k] = right - length if k == 2 else left + length
+            boxes += _completed(*filled)
+        return boxes
+    if bottom <= top or right <= left:
+        return []
+    aspect = (right - left) / (bottom - top)
+    if not (ASPECT_RANGE[0] <= aspect <= ASPECT_RANGE[1] or ASPECT_RANGE[0] <= 1 / aspect <= ASPECT_RANGE[1]):
+        return []
+    return [np.float64([[left, top], [right, top], [right, bottom], [left, bottom]])]
 
 
 def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[tuple[np.ndarray, float]]:
@@ -365,6 +422,9 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
     for binary in maps:
         contours, _h = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         for contour in contours:
+            _x, _y, box_w, box_h = cv2.boundingRect(contour)
+            if box_w * box_h < MIN_AREA * area:  # its hull is smaller still
+                continue
             hull = cv2.convexHull(contour)
             hull_area = cv2.contourArea(hull)
             if hull_area < MIN_AREA * area:
@@ -564,11 +624,22 @@ def _identity_evidence(text: str) -> bool:
 
 
 def spilling_lines(lines: np.ndarray, quad: np.ndarray) -> np.ndarray:
-    """The text-line quads (N, 4, 2) that lie partly inside ``quad`` and partly outside it
-    (SPILL_MIN to SPILL_MAX of their area inside); (M, 4, 2) float32."""
-    share = [q.covered_by(line, quad) for line in lines]
-    return np.float32([line for line, s in zip(lines, share)
-                       if SPILL_MIN <= s < SPILL_MAX]).reshape(-1, 4, 2)
+    """The text-line quads (N, 4, 2) that belong to the document's print but not wholly to
+    its outline: those partly inside ``quad`` and partly outside it (SPILL_MIN to SPILL_MAX
+    of their area inside), and those just outside it (within ``ADJACENT_LINES`` line
+    heights) that are print of one object with lines inside it (``_print_labels``): an
+    outline that stops at one line of an MRZ leaves the next one out. (M, 4, 2) float32."""
+    if len(lines) == 0:
+        return np.zeros((0, 4, 2), np.float32)
+    share = np.array([q.covered_by(line, quad) for line in lines])
+    spilling = (share >= SPILL_MIN) & (share < SPILL_MAX)
+    labels = _print_labels(lines)
+    heights = np.array([q.short_side(line) for line in lines])
+    card_print = np.isin(labels, labels[share >= SPILL_MAX])
+    for k in np.flatnonzero(card_print & (share < SPILL_MIN)):
+        near = q.pad_quad(quad, ADJACENT_LINES * heights[k])
+        spilling[k] |= q.covered_by(lines[k], near) >= SPILL_MAX
+    return lines[spilling].astype(np.float32).reshape(-1, 4, 2)
 
 
 def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:

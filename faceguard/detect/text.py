@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..core.graph import components
 from ..core.quads import order_quad
 from ..errors import DetectionError
 from ..models import thread_limit
@@ -110,35 +111,22 @@ def join_lines(lines: list[TextLine]) -> list[TextLine]:
     quads = np.stack([line.quad for line in lines]).astype(np.float64)
     tops = quads[:, 1] - quads[:, 0]
     directions = tops / np.maximum(np.linalg.norm(tops, axis=1, keepdims=True), 1e-6)
+    normals = np.stack([-directions[:, 1], directions[:, 0]], axis=1)
     heights = np.linalg.norm(quads[:, 3] - quads[:, 0], axis=1)
     centres = quads.mean(axis=1)
-    parent = list(range(len(lines)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(len(lines)):
-        d = directions[i]
-        normal = np.array([-d[1], d[0]])
-        for j in range(i + 1, len(lines)):
-            if abs(float(d @ directions[j])) < np.cos(np.radians(10)):
-                continue
-            h = max(heights[i], heights[j])
-            if not 0.6 <= heights[i] / max(heights[j], 1e-6) <= 1.6:
-                continue
-            offset = centres[j] - centres[i]
-            if abs(float(offset @ normal)) > 0.5 * h:
-                continue
-            along_i, along_j = quads[i] @ d, quads[j] @ d
-            gap = max(along_j.min() - along_i.max(), along_i.min() - along_j.max())
-            if gap < 2.5 * h:
-                parent[root(j)] = root(i)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(lines)):
-        groups.setdefault(root(i), []).append(i)
+    # pairs (i, j), measured in i's frame: along its direction and across it
+    same_way = np.abs(directions @ directions.T) >= np.cos(np.radians(10))
+    ratio = heights[:, None] / np.maximum(heights[None, :], 1e-6)
+    tallest = np.maximum(heights[:, None], heights[None, :])
+    offsets = centres[None, :, :] - centres[:, None, :]
+    baseline = np.abs((offsets * normals[:, None, :]).sum(axis=2)) <= 0.5 * tallest
+    along = np.einsum("jkc,ic->ijk", quads, directions)       # corners of j along i's direction
+    own = along[np.arange(len(lines)), np.arange(len(lines))]  # (N, 4): i's own corners
+    gap = np.maximum(along.min(axis=2) - own.max(axis=1)[:, None],
+                     own.min(axis=1)[:, None] - along.max(axis=2))
+    linked = same_way & (ratio >= 0.6) & (ratio <= 1.6) & baseline & (gap < 2.5 * tallest)
+    labels = components(np.triu(linked, 1))
+    groups = {label: list(np.flatnonzero(labels == label)) for label in np.unique(labels)}
     joined = []
     for members in groups.values():
         if len(members) == 1:
