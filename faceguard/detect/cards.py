@@ -48,6 +48,7 @@ TEXT_QUADS_REFINED = 24   # outlines proposed from the print that are refined, a
 LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
+COMPLETE_MIN_LINES = 3    # lines of print for a side beyond the image to be completed
 ADJACENT_LINES = 2.5      # line heights beyond a document's outline where its print is still hidden
 # kinds that make a text-only (borderless) frame a document
 DOCUMENT_NUMBERS = {"id", "card", "mrz"}
@@ -318,14 +319,19 @@ def _text_quads(groups: list[np.ndarray], edges: np.ndarray) -> list[np.ndarray]
         reach_v, reach_u = int(max(2 * text_h, 0.8 * text_w)), int(max(text_w, 2 * text_h))
         columns_of_text = slice(max(u0, 0), max(u1, 1))
         rows, rows_seen = _visible_profile(frame[:, columns_of_text], image_part[:, columns_of_text], 1)
-        tops_ = _sides(rows, rows_seen, v0 - reach_v, v0 - 1, near_end=True)
-        bottoms = _sides(rows, rows_seen, v1 + 1, v1 + reach_v, near_end=False)
+        # a side guessed from the aspect needs more print than a found one: a stock photo's
+        # corner watermark (a logo and an image number) is not a card cut off by the edge
+        completes = len(group) >= COMPLETE_MIN_LINES
+        tops_ = _sides(rows, rows_seen, v0 - reach_v, v0 - 1, near_end=True, may_complete=completes)
+        bottoms = _sides(rows, rows_seen, v1 + 1, v1 + reach_v, near_end=False, may_complete=completes)
         for top in tops_:
             for bottom in bottoms:
                 band = slice(v0 if top is None else top, v1 if bottom is None else bottom)
                 columns, columns_seen = _visible_profile(frame[band, :], image_part[band, :], 0)
-                lefts = _sides(columns, columns_seen, u0 - reach_u, u0 - 1, near_end=True)
-                rights = _sides(columns, columns_seen, u1 + 1, u1 + reach_u, near_end=False)
+                lefts = _sides(columns, columns_seen, u0 - reach_u, u0 - 1, near_end=True,
+                               may_complete=completes)
+                rights = _sides(columns, columns_seen, u1 + 1, u1 + reach_u, near_end=False,
+                                may_complete=completes)
                 for left in lefts:
                     for right in rights:
                         for box in _completed(top, bottom, left, right):
@@ -343,13 +349,14 @@ def _visible_profile(edges: np.ndarray, seen: np.ndarray, axis: int) -> tuple[np
     return np.where(seen_share >= 0.3, on_edge, 0.0), seen_share
 
 
-def _sides(profile: np.ndarray, seen: np.ndarray, start: int, stop: int, *, near_end: bool) -> list:
+def _sides(profile: np.ndarray, seen: np.ndarray, start: int, stop: int, *, near_end: bool,
+           may_complete: bool) -> list:
     """Positions in [start, stop) where a side may lie (``_profile_peaks``), and None when
-    the image ends in that range (``seen``, the share of each position inside the image,
-    falls under a half): the side may lie beyond the image."""
+    ``may_complete`` and the image ends in that range (``seen``, the share of each position
+    inside the image, falls under a half): the side may lie beyond the image."""
     found: list = _profile_peaks(profile, start, stop, near_end=near_end)
     window = seen[max(start, 0):max(min(stop, len(seen)), 0)]
-    if start < 0 or stop > len(seen) or (window.size and window.min() < 0.5):
+    if may_complete and (start < 0 or stop > len(seen) or (window.size and window.min() < 0.5)):
         found.append(None)
     return found
 
