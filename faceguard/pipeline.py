@@ -47,6 +47,8 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
         documents, lines = _documents_and_lines(image, config)
     if config.cards is CardPolicy.WHOLE and documents:
         hidden = _hide_documents(hidden, documents, config)
+    elif documents:  # --cards fields reads only inside each outline
+        hidden = _hide_spilling(hidden, documents)
     if lines:
         hidden = TextHider()(hidden, [_line_margin(line.quad) for line in lines])
     cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,
@@ -61,9 +63,15 @@ def _hide_documents(image: np.ndarray, documents: list[card_detection.Document],
     """``image`` (H, W, 3) uint8 RGB with each document hidden whole (--cards whole), and
     the print that runs over its outline hidden to its end."""
     hider = DocumentHider(color=config.fill_color if config.mode is Mode.FILL else None)
-    hidden = hider(image, [_document_margin(d.quad) for d in documents])
+    return _hide_spilling(hider(image, [_document_margin(d.quad) for d in documents]), documents)
+
+
+def _hide_spilling(image: np.ndarray, documents: list[card_detection.Document]) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB with the documents' print that runs over their
+    outlines or lies just beyond them (an MRZ line an outline stopped short of) hidden,
+    unread."""
     spilling = [_line_margin(line) for d in documents for line in d.spilling]
-    return TextHider()(hidden, spilling) if spilling else hidden
+    return TextHider()(image, spilling) if spilling else image
 
 
 @contextlib.contextmanager

@@ -107,6 +107,25 @@ def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():
     assert _hidden_share(card.quad, scene.image, result.image) < 0.6  # not the whole card
 
 
+def test_a_documents_spilling_print_is_hidden_and_nothing_else():
+    """The print that runs over a document's outline or lies just beyond it is hidden
+    unread (under --cards fields too, which reads only inside the outline); pixels away
+    from those lines do not change."""
+    from faceguard.detect.cards import Document
+    from faceguard.pipeline import _hide_spilling
+    rng = np.random.default_rng(31)
+    image = _plain_background(rng)
+    line = np.float32([[200, 600], [700, 600], [700, 630], [200, 630]])
+    document = Document(quad=np.float32([[150, 200], [900, 200], [900, 580], [150, 580]]), kind="id1",
+                        score=0.9, spilling=line[None])
+    hidden = _hide_spilling(image, [document])
+    changed = scenes.changed_pixels(image, hidden)
+    assert _hidden_share(line, image, hidden) >= 0.98
+    far = np.ones(changed.shape, bool)
+    far[580:650, 180:720] = False           # the line and its margin
+    assert not changed[far].any()
+
+
 def test_a_placard_with_lines_of_print_but_no_number_is_not_a_card():
     from PIL import ImageDraw
     rng = np.random.default_rng(17)
