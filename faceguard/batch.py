@@ -137,8 +137,7 @@ def remove_stale_temporaries(output_root: Path) -> int:
 def process_job(job: Job) -> dict:
     """Run one job; never raises for a bad file: failures become an error record."""
     started = time.perf_counter()
-    record = {"input": job.src, "output": None, "status": "error", "error": None,
-              "faces": [], "cards": [], "texts": [], "metadata_removed": []}
+    record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
     try:
         result = process_file(job.src, job.dst, config=job.config)
     except FaceguardError as exc:
@@ -167,7 +166,13 @@ def process_job(job: Job) -> dict:
 
 def skipped_record(job: Job) -> dict:
     return {"input": job.src, "output": job.dst, "status": "skipped", "error": None,
-            "faces": [], "cards": [], "texts": [], "metadata_removed": [], "seconds": 0.0}
+            **_no_findings(), "seconds": 0.0}
+
+
+def _no_findings() -> dict:
+    """The findings of a record for a file that was not cleaned: every key an ok record
+    has, empty, so a report reader needs no cases."""
+    return {"faces": [], "cards": [], "texts": [], "metadata_removed": []}
 
 
 def _worker_init(single_thread: bool) -> None:

@@ -503,7 +503,6 @@ class _Scored(NamedTuple):
     quad: np.ndarray
     score: float
     inside: int     # text lines inside it
-    crossing: int   # text lines running across its outline
 
     def rank(self) -> tuple:
         """Sort key, best first: near-equal scores go to the tighter outline (more text
@@ -515,19 +514,20 @@ def find_documents(image: np.ndarray) -> list[Document]:
     """Every document in ``image`` (H, W, 3) uint8 RGB, upright; see the module docstring."""
     # one copy at most LINES_SIDE long serves the line search, the outlines and the colours
     preview, to_preview = ocr.resized(image, LINES_SIDE, max_upscale=1.0)
-    lines = ocr.find_lines(preview, side=LINES_SIDE) / to_preview
+    preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
+    lines = preview_lines / to_preview
     scored = []
-    for quad, support in quad_candidates(preview, lines * to_preview):
+    for quad, support in quad_candidates(preview, preview_lines):
         quad = quad / to_preview
         inside, crossing = _line_evidence(quad, lines)
         score = _accepts(support, inside, crossing)
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
         if score > 0:
-            scored.append(_Scored(quad, score, inside, crossing))
+            scored.append(_Scored(quad, score, inside))
     scored = _without_overgrown(preview, to_preview, scored)
     documents: list[Document] = []
     reads = 0
-    for quad, score, _inside, _crossing in sorted(scored, key=_Scored.rank):
+    for quad, score, _inside in sorted(scored, key=_Scored.rank):
         if reads >= MAX_READS:
             break
         if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
