@@ -54,7 +54,7 @@ class Preset(str, enum.Enum):
 class Effort(NamedTuple):
     """What a preset runs: detect_faces's keyword arguments other than the threshold."""
 
-    detail: bool                 # the enlarged detail pass
+    detail: float                # enlargement of the detail pass (0: none)
     low_threshold: float | None  # weak faces kept when two passes agree
     flip: bool                   # mirrored passes
     tiled: bool                  # full-resolution tiles on large photos
@@ -65,11 +65,11 @@ class Effort(NamedTuple):
 
 # see README for each preset's measured recall and speed
 PRESETS = {
-    Preset.FAST: Effort(detail=False, low_threshold=None, flip=False, tiled=False, stretch=None,
+    Preset.FAST: Effort(detail=0.0, low_threshold=None, flip=False, tiled=False, stretch=None,
                         auto_stretch=False, quantized=True),
-    Preset.BALANCED: Effort(detail=True, low_threshold=0.15, flip=False, tiled=False, stretch=None,
+    Preset.BALANCED: Effort(detail=1.5, low_threshold=0.15, flip=False, tiled=False, stretch=None,
                             auto_stretch=True, quantized=False),
-    Preset.THOROUGH: Effort(detail=True, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
+    Preset.THOROUGH: Effort(detail=2.0, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
                             auto_stretch=False, quantized=False),
 }
 
@@ -87,12 +87,13 @@ class Config:
     """Everything that decides how one image is processed.
 
     threshold : detector score above which a face is hidden (lower = fewer misses).
-    preset : fast (one pass over the image at up to 1024 px, by the int8 network),
-        balanced (the float network; plus an enlarged detail pass, weak faces down to 0.15
-        kept when two passes agree, and both passes again on the image widened when its
-        faces look squeezed), thorough (plus
-        mirrored passes, weak faces down to 0.1, full-resolution tiles on large photos, and
-        a base pass on the image widened 1.6 times for faces squeezed narrow).
+    preset : every preset looks at the image at up to 1024 px (base pass) and shrunk to
+        512, 256 and 128 px (large faces, close-ups). fast runs the int8 network;
+        balanced the float network, plus a detail pass enlarged 1.5x for small faces,
+        weak faces down to 0.15 kept when two passes agree, and the base and detail
+        passes again on the image widened when its faces look squeezed; thorough (detail
+        pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on
+        large photos, and a base pass on the image widened 1.6 times).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own
         landmarks; faces without landmarks fall back to pixelation with noise).
     synthetic_k : donors averaged into each synthetic face (k-Same's k).

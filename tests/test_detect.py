@@ -12,17 +12,34 @@ from hypothesis import strategies as st
 from faceguard import Config
 from faceguard.core.boxes import iou_matrix
 from faceguard.detect import faces
-from faceguard.detect.faces import detect_faces, pass_scales, tiles
+from faceguard.detect.faces import detect_faces, plan_passes, tiles
 from faceguard.errors import DetectionError
 
 GROUP_PHOTO = "faces/wider_val/0_Parade_marchingband_1_20.jpg"
 
 
-def test_pass_scales_enlarge_small_images_and_shrink_large_ones():
-    assert pass_scales(416, 416) == [1.0, 2.0]
-    assert pass_scales(1024, 768) == [1.0, 2.0]
-    base, detail = pass_scales(4000, 3000)
-    assert base == pytest.approx(1024 / 4000) and detail == pytest.approx(2048 / 4000)
+def test_passes_enlarge_small_images_for_small_faces_and_shrink_for_large_ones():
+    def kinds_and_scales(width, height, detail):
+        return [(p.kind, round(p.scale, 4)) for p in plan_passes(width, height, detail)]
+
+    assert kinds_and_scales(416, 416, 1.5) == [("base", 1.0), ("detail", 1.5),
+                                               ("reduced", round(256 / 416, 4)),
+                                               ("reduced", round(128 / 416, 4))]
+    assert kinds_and_scales(1024, 768, 0.0) == [("base", 1.0), ("reduced", 0.5),
+                                                ("reduced", 0.25), ("reduced", 0.125)]
+    assert kinds_and_scales(4000, 3000, 2.0)[:2] == [("base", 0.256), ("detail", 0.512)]
+    assert kinds_and_scales(100, 80, 1.5) == [("base", 1.0), ("detail", 1.5)]
+    assert plan_passes(100, 80)[0].high == np.inf  # no smaller pass: the base one sees all
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(32, 8000), height=st.integers(32, 8000),
+       detail=st.sampled_from([0.0, 1.5, 2.0]), fraction=st.floats(0.0, 1.0))
+def test_every_face_size_falls_in_some_pass_window(width, height, detail, fraction):
+    """From a 1-px face to one filling the frame, some pass reports a face of that size."""
+    size = 1 + fraction * (max(width, height) - 1)
+    box = np.array([[0, 0, size, size]], np.float32)
+    assert any(faces._in_window(box, p)[0] for p in plan_passes(width, height, detail))
 
 
 @pytest.mark.parametrize("width, height", [(100, 80), (1536, 1536), (4000, 3000), (6000, 1000)])
@@ -64,6 +81,7 @@ def test_thorough_finds_20_px_faces_in_a_12_megapixel_photo(shared_data):
 def test_presets_order_their_effort():
     fast, balanced, thorough = (Config(preset=p).detection for p in ("fast", "balanced", "thorough"))
     assert not fast["detail"] and balanced["detail"] and thorough["tiled"] and thorough["flip"]
+    assert thorough["detail"] > balanced["detail"]
 
 
 def test_garbage_network_output_fails_closed(monkeypatch):
@@ -151,8 +169,14 @@ def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
         return narrow, np.full(5, 0.9, np.float32)
 
     monkeypatch.setattr(faces.CenterFace, "detect", narrow_faces)
-    detect_faces(np.zeros((3000, 4000, 3), np.uint8), **Config().detection)
-    assert [stretch > 1 for _scale, stretch in calls] == [False, False, True]
-    calls.clear()
-    detect_faces(np.zeros((600, 800, 3), np.uint8), **Config().detection)
-    assert [stretch > 1 for _scale, stretch in calls] == [False, False, True, True]
+
+    def widened_scales(width: int, height: int) -> list[float]:
+        calls.clear()
+        detect_faces(np.zeros((height, width, 3), np.uint8), **Config().detection)
+        return [scale for scale, stretch in calls if stretch > 1]
+
+    large = plan_passes(4000, 3000, Config().detection["detail"])
+    assert widened_scales(4000, 3000) == [round(large[0].scale, 3)]  # the base pass only
+    small = plan_passes(800, 600, Config().detection["detail"])
+    assert small[1].kind == "detail" and small[1].scale >= 1
+    assert widened_scales(800, 600) == [round(small[0].scale, 3), round(small[1].scale, 3)]

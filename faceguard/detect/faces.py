@@ -1,5 +1,17 @@
-"""Face detection over several scales of one image, fused into one set of boxes."""
+"""Face detection over several scales of one image, fused into one set of boxes.
+
+Each pass sees the image at one scale and reports only the faces that the network sees at
+a size it handles well there (its *window*, in pixels of the network input): the base pass
+the faces up to WINDOW_HIGH, the enlarged detail pass the small ones, and passes on the
+image shrunk to REDUCED_SIDES the large ones, down to a face that fills the frame (a
+close-up is beyond what the network sees whole at the base scale, and there it gives no
+box or a weak, misplaced one). Boxes from outside a pass's window are dropped before
+fusion: a large box from the base or detail pass is more often a shirt or a sign than a
+face, and a face too large for one pass is at home in a smaller one (as in SNIP).
+"""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -7,10 +19,16 @@ from ..core.boxes import EMPTY_BOXES, clip_boxes, weighted_fusion
 from ..errors import DetectionError
 from .centerface import CenterFace
 
-# Long side (pixels) of the network input for the base pass and the enlarged pass.
+# Long side (pixels) of the network input for the base pass.
 BASE_SIDE = 1024
-DETAIL_SIDE = 2048
-MAX_UPSCALE = 2.0
+# Long sides of the reduced passes, for faces larger than the base pass handles.
+REDUCED_SIDES = (512, 256, 128)
+# Face sizes (larger box side, pixels of the network input) each kind of pass reports:
+# the base pass up to WINDOW_HIGH (unless it is the smallest pass), the detail pass up to
+# DETAIL_HIGH, a reduced pass from WINDOW_LOW to WINDOW_HIGH (the smallest: no upper end).
+WINDOW_LOW, WINDOW_HIGH, DETAIL_HIGH = 40, 160, 96
+# A reduced pass runs only when it shrinks the base pass's input by this much or more.
+MIN_REDUCTION = 1.5
 FUSION_IOU = 0.4
 TILE, TILE_OVERLAP = 1536, 256
 # The two-pass rule for weak faces applies to faces up to this size (pixels): small faces
@@ -35,17 +53,38 @@ def _network(quantized: bool) -> CenterFace:
     return _shared_nets[quantized]
 
 
-def pass_scales(width: int, height: int) -> list[float]:
-    """Resize factors of the detection passes for a ``width`` x ``height`` image.
+class Pass(NamedTuple):
+    """One look at the image: its resize factor and the face sizes it reports.
 
-    A base pass sees the whole image at up to BASE_SIDE pixels; a detail pass sees it at up
-    to DETAIL_SIDE (small images are enlarged up to MAX_UPSCALE), which finds faces of
-    10-20 px. The detail pass is skipped when it would be barely larger than the base one.
+    low, high : the window, larger box side in pixels of the network input (the box in
+    image pixels times ``scale``); a face of ``low`` <= size < ``high`` is reported.
+    """
+
+    kind: str  # "base", "detail" or "reduced"
+    scale: float
+    low: float
+    high: float
+
+
+def plan_passes(width: int, height: int, detail: float = 0.0) -> list[Pass]:
+    """The passes over a ``width`` x ``height`` image, base pass first.
+
+    The base pass sees the whole image at up to BASE_SIDE pixels. With ``detail`` > 0 a
+    detail pass sees it enlarged to up to ``detail`` x BASE_SIDE (small images enlarged by
+    ``detail``), for faces of 10-60 px; it is skipped when barely larger than the base pass.
+    Reduced passes see it at REDUCED_SIDES, each when it shrinks the base pass's input by
+    MIN_REDUCTION or more: the faces too large for the base pass, up to one filling the frame.
     """
     long_side = max(width, height)
     base = min(1.0, BASE_SIDE / long_side)
-    detail = min(MAX_UPSCALE, DETAIL_SIDE / long_side)
-    return [base, detail] if detail > base * 1.3 else [base]
+    reduced = [side / long_side for side in REDUCED_SIDES if side / long_side * MIN_REDUCTION <= base]
+    passes = [Pass("base", base, 0.0, WINDOW_HIGH if reduced else np.inf)]
+    enlarged = min(detail, detail * BASE_SIDE / long_side)
+    if enlarged > base * 1.3:
+        passes.append(Pass("detail", enlarged, 0.0, DETAIL_HIGH))
+    passes += [Pass("reduced", scale, WINDOW_LOW, WINDOW_HIGH if scale != reduced[-1] else np.inf)
+               for scale in reduced]
+    return passes
 
 
 def tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
@@ -78,8 +117,14 @@ def _tiled_pass(net: CenterFace, image: np.ndarray, threshold: float
     return np.concatenate(found_boxes), np.concatenate(found_scores)
 
 
+def _in_window(boxes: np.ndarray, look: Pass) -> np.ndarray:
+    """(N,) bool: which ``boxes`` (image pixels) the pass ``look`` sees at a size it reports."""
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * look.scale
+    return (size >= look.low) & (size < look.high)
+
+
 def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
-                 flip: bool = False, detail: bool = True, tiled: bool = False,
+                 flip: bool = False, detail: float = 0.0, tiled: bool = False,
                  stretch: float | None = None, auto_stretch: bool = False,
                  quantized: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
@@ -90,7 +135,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         scales, or the image and its mirror) agree on it: the second look that lets weak
         faces through without letting single-pass noise through.
     flip : also run every pass on the mirrored image.
-    detail : run the enlarged detail pass (small faces); False runs the base pass only.
+    detail : enlargement of the detail pass (small faces), see plan_passes; 0 runs none.
     tiled : on images larger than the detail pass sees them, also run a full-resolution
         pass in overlapping tiles (a 20-px face in a 12-MP photo).
     stretch : also run the base pass on the image widened by this factor (faces that the
@@ -106,44 +151,52 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
     height, width = image.shape[:2]
     net = _network(quantized)
-    scales = pass_scales(width, height)
+    passes = plan_passes(width, height, detail)
     floor = threshold if low_threshold is None else min(low_threshold, threshold)
     all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
 
-    def found(boxes: np.ndarray, scores: np.ndarray, source: int | None = None) -> None:
-        """One pass's faces; ``source`` None makes the pass a source of its own."""
-        all_sources.append(np.full(len(scores), len(all_sources) if source is None else source))
-        all_boxes.append(boxes)
-        all_scores.append(scores)
+    def found(boxes: np.ndarray, scores: np.ndarray, look: Pass, source: int) -> None:
+        """One pass's faces within its window; ``source`` says which look found them."""
+        inside = _in_window(boxes, look)
+        all_sources.append(np.full(int(inside.sum()), source))
+        all_boxes.append(boxes[inside])
+        all_scores.append(scores[inside])
 
     views = [(image, False)] + ([(np.ascontiguousarray(image[:, ::-1]), True)] if flip else [])
-    for view, mirrored in views:
-        for scale in scales[:None if detail else 1]:
-            boxes, scores = net.detect(view, scale=scale, threshold=floor)
-            _check_plausible(scores, width, height, scale)
+    base_cells = (EMPTY_BOXES, np.zeros(0, np.float32))
+    for view_index, (view, mirrored) in enumerate(views):
+        for pass_index, look in enumerate(passes):
+            boxes, scores = net.detect(view, scale=look.scale, threshold=floor)
+            _check_plausible(scores, width, height, look.scale)
             if mirrored:
                 boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
                     + np.array([width, 0, width, 0], np.float32)
-            found(boxes, scores)
-    widened = [stretch, None] if stretch else [None, None]  # factor for base, detail pass
+            elif pass_index == 0:
+                base_cells = (boxes, scores)
+            found(boxes, scores, look, view_index * len(passes) + pass_index)
+    widen = {"base": stretch} if stretch else {}  # pass kind -> factor
     if auto_stretch and not stretch:
-        factor = squeeze_correction(all_boxes[1], all_scores[1])
+        factor = squeeze_correction(*base_cells)
+        widen = {"base": factor}
         # the widened detail pass only where the detail pass enlarges the image: squeezing
         # comes from resizing to a fixed frame (thumbnails, data sets), and on a large
         # photo that pass is the most costly of all
-        enlarged = scales[-1] >= 1.0
-        widened = [factor, factor if detail and enlarged else None]
-    for scale, factor, source in zip(scales, widened, (1, 2)):
+        if len(passes) > 1 and passes[1].kind == "detail" and passes[1].scale >= 1.0:
+            widen["detail"] = factor
+    for pass_index, look in enumerate(passes):
+        factor = widen.get(look.kind)
         if factor is None:
             continue
         # the pass again on the image widened by ``factor``: faces squeezed narrow (a photo
         # resized to a square, a face turned aside) look normal to the network. It counts as
         # that pass's own evidence (same source), not as a second look at a weak face.
-        boxes, scores = net.detect(image, scale=scale, threshold=floor, stretch=factor)
-        _check_plausible(scores, int(width * factor), height, scale)
-        found(boxes, scores, source)
-    if tiled and detail and scales[-1] < 1.0 / 1.3:
-        found(*_tiled_pass(net, image, floor))
+        boxes, scores = net.detect(image, scale=look.scale, threshold=floor, stretch=factor)
+        _check_plausible(scores, int(width * factor), height, look.scale)
+        found(boxes, scores, look, pass_index)
+    if tiled and detail and passes[1:2] and passes[1].kind == "detail" \
+            and passes[1].scale < 1.0 / 1.3:
+        found(*_tiled_pass(net, image, floor), Pass("detail", 1.0, 0.0, DETAIL_HIGH),
+              len(views) * len(passes))
     boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
                                              FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)
@@ -151,8 +204,6 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     small = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= LOW_MAX_SIDE
     keep &= (scores >= threshold) | ((support >= 2) & small)
     return boxes[keep], scores[keep]
-
-
 def squeeze_correction(boxes: np.ndarray, scores: np.ndarray) -> float | None:
     """How much wider the image should be for its faces to have their usual shape, or None.
 
