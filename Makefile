@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: demo test bench bench-watch compare-metadata eval eval-privacy lint tools clean
+.PHONY: demo test bench bench-watch compare-metadata eval eval-faces eval-privacy lint tools clean
 
 # rapidocr-onnxruntime goes in with --no-deps: its wheel declares opencv-python (the GUI
 # build, needing libGL), while faceguard's opencv-python-headless provides the same cv2.
@@ -43,8 +43,14 @@ demo: $(STAMP)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py --shared $(SHARED)
+# deface 1.5, the tool faceguard is measured against, in a venv of its own
+DEFACE := .venv-deface/bin/deface
+$(DEFACE):
+	$(PYTHON) -m venv .venv-deface
+	.venv-deface/bin/python -m pip install --quiet --disable-pip-version-check deface==1.5.0 onnxruntime==1.32.0
+
+bench: $(STAMP) $(DEFACE)
+	$(BIN)/python benchmarks/bench.py --shared $(SHARED) --deface $(DEFACE)
 
 # 2,000 uploads dropped at once into `faceguard watch`: files/s and peak memory.
 bench-watch: $(STAMP)
@@ -65,6 +71,10 @@ eval: $(STAMP) tools
 	$(BIN)/python $(SHARED)/eval/text_leaks.py out/eval-cards
 	$(BIN)/python benchmarks/eval_cards.py --shared $(SHARED) --scenes 300
 
+# faces only, by fixed half: faces/wider_full, the thumbnails and close-ups cut from wider_full
+eval-faces: $(STAMP)
+	$(BIN)/python benchmarks/eval_faces.py --shared $(SHARED)
+
 # re-identification (dlib) and detectability of every mode on faces of 64 px and more
 eval-privacy: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PRIVACY_JUDGE)
@@ -74,4 +84,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check faceguard tests benchmarks samples tools
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-deface out .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,11 +66,11 @@ def pipeline_rate(folder: Path, out: Path, config: Config, workers: int) -> tupl
     return len(jobs) / summary.seconds, summary.faces
 
 
-def deface_rate(folder: Path, deface: str | None) -> None:
+def deface_rate(folder: Path, deface: str | None) -> float | None:
     """deface 1.5 at its defaults, one process over all the photos, if it is installed."""
     if deface is None:
         print("  deface: not installed (pip install deface==1.5.0 in its own venv, then --deface)")
-        return
+        return None
     files = sorted(folder.iterdir())
     with tempfile.TemporaryDirectory(prefix="faceguard-bench-deface-") as tmp:
         for path in files:
@@ -78,6 +79,41 @@ def deface_rate(folder: Path, deface: str | None) -> None:
         subprocess.run([deface, tmp], capture_output=True, check=False)
         seconds = time.perf_counter() - started
     print(f"  deface 1.5 (defaults, 1 process) {len(files) / seconds:6.2f} images/s")
+    return len(files) / seconds
+
+
+def _child_cpu(command: list[str]) -> float:
+    """User+system CPU seconds of one run of ``command`` (the whole process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(command, capture_output=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def cost_per_photo(shared: Path, deface: str | None, count: int = 20, rounds: int = 3) -> None:
+    """CPU per 1-MP photo of people, faces only: ``count`` photos of faces/wider_full, one
+    process per photo and tool, whole-process user+system time; each photo's median of
+    ``rounds`` runs, the tools side by side, then the mean over the photos."""
+    photos = sorted((shared / "data" / "faces" / "wider_full").glob("*.jpg"))[:count]
+    faceguard = str(Path(sys.executable).parent / "faceguard")
+    tools = {f"faceguard {p.value}": [faceguard, "run", "--preset", p.value, "--cards", "off",
+                                      "--text", "off", "--quiet", "--overwrite"] for p in Preset}
+    if deface:
+        tools["deface 1.5"] = [deface]
+    costs: dict[str, list[float]] = {name: [] for name in tools}
+    with tempfile.TemporaryDirectory(prefix="faceguard-bench-cost-") as tmp:
+        for photo in photos:
+            for name, command in tools.items():
+                output = ["-o", str(Path(tmp) / (name.replace(" ", "_") + photo.suffix))]
+                if name.startswith("faceguard"):
+                    output = ["-o", str(Path(tmp) / name.replace(" ", "_"))]
+                runs = [_child_cpu(command + [str(photo)] + output) for _ in range(rounds)]
+                costs[name].append(float(np.median(runs)))
+    base = np.mean(costs["deface 1.5"]) if deface else None
+    print(f"CPU per 1-MP photo, faces only ({len(photos)} photos of faces/wider_full, one process each):")
+    for name, values in costs.items():
+        ratio = f"   {np.mean(values) / base:4.2f}x deface" if base else ""
+        print(f"  {name:<20} {np.mean(values):5.2f} core-s{ratio}")
 
 
 def document_costs(shared: Path, photos: Path, out: Path) -> None:
@@ -121,16 +157,23 @@ def main() -> None:
         folder.mkdir()
         files = prepare_inputs(args.shared, folder, args.generated)
         megapixels = np.mean([np.prod(cv2.imread(str(f)).shape[:2]) / 1e6 for f in files])
+        cost_per_photo(args.shared, args.deface or shutil.which("deface"))
         print(f"bench: {len(files)} photos, mean {megapixels:.1f} MP, {cores} cores")
         floor = floor_rate(files, config)
         print(f"  (a) decode+encode floor      {floor:6.2f} images/s")
+        faces_only = {}
         for preset in Preset:
-            config = Config(preset=preset)
-            for label, workers in (("(b) 1 worker", 1), (f"(c) {cores} workers", cores)):
-                rate, faces = pipeline_rate(folder, out, config, workers)
-                print(f"  {preset.value:<9}{label:<19} {rate:6.2f} images/s   ratio to floor "
+            runs = (("(b) 1 worker", 1, {}), (f"(c) {cores} workers", cores, {}),
+                    (f"(d) {cores} w, faces only", cores, {"cards": "off", "text": "off"}))
+            for label, workers, options in runs:
+                rate, faces = pipeline_rate(folder, out, Config(preset=preset, **options), workers)
+                print(f"  {preset.value:<9}{label:<25} {rate:6.2f} images/s   ratio to floor "
                       f"{rate / floor:5.3f}   ({faces} faces)")
-        deface_rate(folder, args.deface or shutil.which("deface"))
+            faces_only[preset] = rate
+        deface = deface_rate(folder, args.deface or shutil.which("deface"))
+        if deface:
+            print("  faces only, all cores, against deface (1 process): " + "   ".join(
+                f"{p.value} {rate / deface:4.1f}x" for p, rate in faces_only.items()))
         document_costs(args.shared, folder, out)
         mode_costs(args.shared, out)
 
