@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faceguard.anonymize import Blur, Fill, Pixelate, anonymizer_for
+from faceguard.anonymize.regions import LARGE_GROWTH, PRECISE_FROM, PRECISE_TO, mask_growth
 from faceguard.config import Config, Mode
 from faceguard.core import filters
 from faceguard.core.boxes import as_boxes, scale_boxes
@@ -43,11 +44,28 @@ def test_pixels_outside_every_mask_are_untouched(anonymizer, case):
     height, width = image.shape[:2]
     regions = anonymizer.hidden_regions(boxes, width, height)
     assert regions.shape == (len(boxes), 4)
-    for box, (x0, y0, x1, y1) in zip(scale_boxes(boxes, anonymizer.mask_scale), regions):
+    grown = scale_boxes(boxes, mask_growth(boxes, anonymizer.mask_scale))
+    for box, (x0, y0, x1, y1) in zip(grown, regions):
         assert x0 <= max(box[0], 0) and y0 <= max(box[1], 0)
         assert x1 >= min(box[2], width) and y1 >= min(box[3], height)
         touched[y0:y1, x0:x1] = True
     np.testing.assert_array_equal(out[~touched], image[~touched])
+
+
+@given(sizes=st.lists(st.floats(1, 4000), min_size=1, max_size=20),
+       mask_scale=st.floats(1.0, 4.0))
+def test_mask_growth_is_whole_on_small_faces_and_never_below_the_box(sizes, mask_scale):
+    """Small faces (imprecise boxes) get the whole growth, large ones LARGE_GROWTH of it; the
+    growth never shrinks as faces get smaller, and never shrinks a box."""
+    sizes = np.sort(np.asarray(sizes, np.float32))
+    boxes = np.stack([np.zeros_like(sizes), np.zeros_like(sizes), sizes, sizes * 0.8], 1)
+    growth = mask_growth(boxes, mask_scale)
+    assert (growth >= 1.0).all() and (np.diff(growth) <= 1e-6).all()
+    extra = growth - 1.0
+    small, large = sizes <= PRECISE_FROM, sizes >= PRECISE_TO
+    np.testing.assert_allclose(extra[small], mask_scale - 1.0, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(extra[large], (mask_scale - 1.0) * LARGE_GROWTH,
+                               rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("mode", list(Mode))

@@ -9,10 +9,29 @@ from ..core import filters
 from ..core.boxes import as_boxes, scale_boxes
 from ..core.masks import MaskShape, blend, mask_extent, region_mask
 
+# Faces up to PRECISE_FROM px (the detected box's larger side) are grown by the whole
+# mask_scale; from PRECISE_TO px on by LARGE_GROWTH of it (1.8 -> 1.5), linearly between.
+# The detector's box on a large face is right to a few percent of its size, while on a
+# small one it is off by pixels that the growth must cover. Measured on faces/wider_full
+# (balanced, shared judge): recall unchanged on both halves, over-redaction 0.17% -> 0.14%
+# (half A) and 0.29% -> 0.23% (B); a smaller growth for every face lost recall (1.6: -0.4
+# points on both halves).
+PRECISE_FROM, PRECISE_TO, LARGE_GROWTH = 64.0, 128.0, 0.625
+
+
+def mask_growth(boxes: np.ndarray, mask_scale: float) -> np.ndarray:
+    """(N,) float32: the factor each detected box (N, 4) is grown by before masking."""
+    boxes = as_boxes(boxes)
+    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    share = 1.0 - (1.0 - LARGE_GROWTH) * np.clip((size - PRECISE_FROM) / (PRECISE_TO - PRECISE_FROM),
+                                                 0.0, 1.0)
+    return (1.0 + (mask_scale - 1.0) * share).astype(np.float32)
+
 
 @dataclass(frozen=True)
 class Anonymizer:
-    """Base: grows each box by ``mask_scale``, masks it, and blends in ``replace``'s pixels.
+    """Base: grows each box (mask_growth of ``mask_scale``), masks it, and blends in
+    ``replace``'s pixels.
 
     Only the pixels under a mask change; every other pixel is returned bit-identical.
     """
@@ -30,7 +49,7 @@ class Anonymizer:
         """
         out = image.copy()
         boxes = as_boxes(boxes)
-        grown = scale_boxes(boxes, self.mask_scale)
+        grown = scale_boxes(boxes, mask_growth(boxes, self.mask_scale))
         regions = self.hidden_regions(boxes, image.shape[1], image.shape[0])
         for face, box, region_box in zip(boxes, grown, regions):
             x0, y0, x1, y1 = (int(v) for v in region_box)
@@ -53,13 +72,13 @@ class Anonymizer:
     def hidden_regions(self, boxes: np.ndarray, width: int, height: int) -> np.ndarray:
         """For each detected box, the (x0, y0, x1, y1) integer region whose pixels may change.
 
-        This is the box grown by ``mask_scale`` plus the feathered edge, clipped to the
+        This is the box grown by mask_growth plus the feathered edge, clipped to the
         ``width`` x ``height`` image; every pixel outside all regions is left bit-identical.
         Returns (N, 4) int64.
         """
         boxes = as_boxes(boxes)
         regions = [mask_extent(tuple(box), self._feather_px(face), width, height)
-                   for face, box in zip(boxes, scale_boxes(boxes, self.mask_scale))]
+                   for face, box in zip(boxes, scale_boxes(boxes, mask_growth(boxes, self.mask_scale)))]
         return np.asarray(regions, np.int64).reshape(-1, 4)
 
     def _feather_px(self, face: np.ndarray) -> float:

@@ -24,11 +24,14 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return boxes
 
 
-def scale_boxes(boxes: np.ndarray, factor: float) -> np.ndarray:
-    """Grow (factor > 1) or shrink each box about its centre by ``factor`` in both sides."""
+def scale_boxes(boxes: np.ndarray, factor) -> np.ndarray:
+    """Grow (factor > 1) or shrink each box about its centre by ``factor`` in both sides.
+
+    factor : one float for every box, or (N,) floats, one per box.
+    """
     boxes = as_boxes(boxes)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = (boxes[:, 2:] - boxes[:, :2]) * (factor / 2)
+    half = (boxes[:, 2:] - boxes[:, :2]) * (np.reshape(np.asarray(factor, np.float32), (-1, 1)) / 2)
     return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
 
 
