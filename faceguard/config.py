@@ -61,16 +61,17 @@ class Effort(NamedTuple):
     stretch: float | None        # a base pass on the image widened this much
     auto_stretch: bool           # widened passes when the faces look squeezed
     quantized: bool              # the int8 network
+    detail_gate: float | None    # detail pass only if a base-pass cell scores this much
 
 
 # see README for each preset's measured recall and speed
 PRESETS = {
     Preset.FAST: Effort(detail=0.0, low_threshold=None, flip=False, tiled=False, stretch=None,
-                        auto_stretch=False, quantized=True),
+                        auto_stretch=False, quantized=True, detail_gate=None),
     Preset.BALANCED: Effort(detail=1.5, low_threshold=0.15, flip=False, tiled=False, stretch=None,
-                            auto_stretch=True, quantized=False),
+                            auto_stretch=True, quantized=False, detail_gate=0.05),
     Preset.THOROUGH: Effort(detail=2.0, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
-                            auto_stretch=False, quantized=False),
+                            auto_stretch=False, quantized=False, detail_gate=None),
 }
 
 
@@ -89,9 +90,10 @@ class Config:
     threshold : detector score above which a face is hidden (lower = fewer misses).
     preset : every preset looks at the image at up to 1024 px (base pass) and shrunk to
         512, 256 and 128 px (large faces, close-ups). fast runs the int8 network;
-        balanced the float network, plus a detail pass enlarged 1.5x for small faces,
-        weak faces down to 0.15 kept when two passes agree, and the base and detail
-        passes again on the image widened when its faces look squeezed; thorough (detail
+        balanced the float network, plus a detail pass enlarged 1.5x for small faces
+        (skipped when no cell of the base pass scores 0.05), weak faces down to 0.15
+        kept when two passes agree, and the base and detail passes again on the image
+        widened when its faces look squeezed; thorough (detail
         pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on
         large photos, and a base pass on the image widened 1.6 times).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own

@@ -158,8 +158,9 @@ def test_a_model_file_that_does_not_match_its_checksum_is_refused(tmp_path, monk
 
 
 def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
-    """On a photo larger than the detail pass sees it, a squeeze widens the base pass only
-    (the widened detail pass would be the costliest of all, for faces rarely squeezed)."""
+    """On a photo that the detail pass sees larger than the base pass does, a squeeze widens
+    the base pass only (the widened detail pass would be the costliest of all, for faces
+    rarely squeezed)."""
     calls = []
     narrow = np.array([[0, 0, 50, 100]] * 5, np.float32)
 
@@ -176,6 +177,29 @@ def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
 
     large = plan_passes(4000, 3000, Config().detection["detail"])
     assert widened_scales(4000, 3000) == [round(large[0].scale, 3)]  # the base pass only
-    small = plan_passes(800, 600, Config().detection["detail"])
+    small = plan_passes(600, 450, Config().detection["detail"])  # 900 px at 1.5x
     assert small[1].kind == "detail" and small[1].scale >= 1
-    assert widened_scales(800, 600) == [round(small[0].scale, 3), round(small[1].scale, 3)]
+    assert widened_scales(600, 450) == [round(small[0].scale, 3), round(small[1].scale, 3)]
+    assert widened_scales(800, 600) == [1.0]  # 1200 px at 1.5x: the base pass only
+
+
+@pytest.mark.parametrize("best_cell, detail_runs", [(0.0, False), (0.04, False), (0.06, True)])
+def test_detail_pass_runs_only_where_the_base_pass_saw_something(monkeypatch, best_cell,
+                                                                  detail_runs):
+    """balanced skips its detail pass on an image whose base pass has no cell scoring the
+    detail gate (a landscape); one weak cell is enough to look closer."""
+    scales = []
+
+    def one_weak_cell(self, image, *, scale, threshold, stretch=1.0):
+        scales.append(scale)
+        if best_cell >= threshold:
+            return np.array([[10, 10, 30, 34]], np.float32), np.array([best_cell], np.float32)
+        return faces.EMPTY_BOXES.copy(), np.zeros(0, np.float32)
+
+    monkeypatch.setattr(faces.CenterFace, "detect", one_weak_cell)
+    options = Config().detection
+    detect_faces(np.zeros((768, 1024, 3), np.uint8), **options)
+    detail = plan_passes(1024, 768, options["detail"])[1]
+    assert detail.kind == "detail"
+    assert (detail.scale in scales) == detail_runs
+    assert Config(preset="thorough").detection["detail_gate"] is None  # thorough always looks
