@@ -93,7 +93,7 @@ class Config:
         balanced the float network, plus a detail pass enlarged 1.5x for small faces
         (skipped when no cell of the base pass scores 0.05), weak faces down to 0.15
         kept when two passes agree, and the base and detail passes again on the image
-        widened when its faces look squeezed; thorough (detail
+        widened when its faces look squeezed (images under 1024 px); thorough (detail
         pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on
         large photos, and a base pass on the image widened 1.6 times).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own

@@ -157,10 +157,10 @@ def test_a_model_file_that_does_not_match_its_checksum_is_refused(tmp_path, monk
         CenterFace()
 
 
-def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
-    """On a photo that the detail pass sees larger than the base pass does, a squeeze widens
-    the base pass only (the widened detail pass would be the costliest of all, for faces
-    rarely squeezed)."""
+def test_only_small_images_are_looked_at_again_widened(monkeypatch):
+    """Narrow faces widen only images under 1024 px (a squeezed thumbnail): the base pass
+    again, and the detail pass where its input stays within 1024 px (on larger images
+    these passes were costly and found nothing)."""
     calls = []
     narrow = np.array([[0, 0, 50, 100]] * 5, np.float32)
 
@@ -175,8 +175,8 @@ def test_squeezed_large_photos_skip_the_widened_detail_pass(monkeypatch):
         detect_faces(np.zeros((height, width, 3), np.uint8), **Config().detection)
         return [scale for scale, stretch in calls if stretch > 1]
 
-    large = plan_passes(4000, 3000, Config().detection["detail"])
-    assert widened_scales(4000, 3000) == [round(large[0].scale, 3)]  # the base pass only
+    assert widened_scales(4000, 3000) == []  # squeezing is a thumbnail's, not a photo's
+    assert widened_scales(1024, 768) == []
     small = plan_passes(600, 450, Config().detection["detail"])  # 900 px at 1.5x
     assert small[1].kind == "detail" and small[1].scale >= 1
     assert widened_scales(600, 450) == [round(small[0].scale, 3), round(small[1].scale, 3)]
