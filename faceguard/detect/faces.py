@@ -175,26 +175,24 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         all_scores.append(scores[inside])
 
     views = [(image, False)] + ([(np.ascontiguousarray(image[:, ::-1]), True)] if flip else [])
-    base_cells = (EMPTY_BOXES, np.zeros(0, np.float32))
     # the base pass first, down to the detail gate: with nothing scoring that much, the image
     # holds no face the detail pass would find (a landscape, a document, food)
-    first_boxes, first_scores = net.detect(image, scale=passes[0].scale,
-                                           threshold=min(floor, detail_gate or floor))
-    if detail_gate is not None and not (first_scores >= detail_gate).any():
+    gate_boxes, gate_scores = net.detect(image, scale=passes[0].scale,
+                                         threshold=min(floor, detail_gate or floor))
+    if detail_gate is not None and not (gate_scores >= detail_gate).any():
         passes = [look for look in passes if look.kind != "detail"]
+    above = gate_scores >= floor
+    base_cells = (gate_boxes[above], gate_scores[above])
     for view_index, (view, mirrored) in enumerate(views):
         for pass_index, look in enumerate(passes):
             if view_index == 0 and pass_index == 0:
-                above = first_scores >= floor
-                boxes, scores = first_boxes[above], first_scores[above]
+                boxes, scores = base_cells
             else:
                 boxes, scores = net.detect(view, scale=look.scale, threshold=floor)
             _check_plausible(scores, width, height, look.scale)
             if mirrored:
                 boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
                     + np.array([width, 0, width, 0], np.float32)
-            elif pass_index == 0:
-                base_cells = (boxes, scores)
             found(boxes, scores, look, view_index * len(passes) + pass_index)
     widen = {"base": stretch} if stretch else {}  # pass kind -> factor
     # Squeezing comes from resizing to a small fixed frame (thumbnails, data sets): the
@@ -230,6 +228,8 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     small = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= LOW_MAX_SIDE
     keep &= (scores >= threshold) | ((support >= 2) & small)
     return boxes[keep], scores[keep]
+
+
 def squeeze_correction(boxes: np.ndarray, scores: np.ndarray) -> float | None:
     """How much wider the image should be for its faces to have their usual shape, or None.
 
