@@ -88,8 +88,9 @@ class Config:
     """Everything that decides how one image is processed.
 
     threshold : detector score above which a face is hidden (lower = fewer misses).
-    preset : every preset looks at the image at up to 1024 px (base pass) and shrunk to
-        512, 256 and 128 px (large faces, close-ups). fast runs the int8 network;
+    preset : every preset looks at the image at up to 1024 px (base pass) and, on images
+        of 1024 px or more, shrunk to 512, 256 and 128 px (large faces, close-ups). fast
+        runs the int8 network;
         balanced the float network, plus a detail pass enlarged 1.5x for small faces
         (skipped when no cell of the base pass scores 0.05), weak faces down to 0.15
         kept when two passes agree, and the base and detail passes again on the image

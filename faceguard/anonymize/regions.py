@@ -49,7 +49,7 @@ class Anonymizer:
         """
         out = image.copy()
         boxes = as_boxes(boxes)
-        grown = scale_boxes(boxes, mask_growth(boxes, self.mask_scale))
+        grown = self.grown(boxes)
         regions = self.hidden_regions(boxes, image.shape[1], image.shape[0])
         for face, box, region_box in zip(boxes, grown, regions):
             x0, y0, x1, y1 = (int(v) for v in region_box)
@@ -78,8 +78,13 @@ class Anonymizer:
         """
         boxes = as_boxes(boxes)
         regions = [mask_extent(tuple(box), self._feather_px(face), width, height)
-                   for face, box in zip(boxes, scale_boxes(boxes, mask_growth(boxes, self.mask_scale)))]
+                   for face, box in zip(boxes, self.grown(boxes))]
         return np.asarray(regions, np.int64).reshape(-1, 4)
+
+    def grown(self, boxes: np.ndarray) -> np.ndarray:
+        """The (N, 4) float32 boxes whose ellipse or box is the mask's solid core: each
+        detected box grown about its centre by mask_growth of ``mask_scale``."""
+        return scale_boxes(boxes, mask_growth(boxes, self.mask_scale))
 
     def _feather_px(self, face: np.ndarray) -> float:
         return self.feather * float(min(face[2] - face[0], face[3] - face[1]))
