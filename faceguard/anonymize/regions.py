@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core import filters
-from ..core.boxes import as_boxes, scale_boxes
+from ..core.boxes import as_boxes, box_sides, scale_boxes
 from ..core.masks import MaskShape, blend, mask_extent, region_mask
 
 # Faces up to PRECISE_FROM px (the detected box's larger side) are grown by the whole
@@ -21,8 +21,7 @@ PRECISE_FROM, PRECISE_TO, LARGE_GROWTH = 64.0, 128.0, 0.625
 
 def mask_growth(boxes: np.ndarray, mask_scale: float) -> np.ndarray:
     """(N,) float32: the factor each detected box (N, 4) is grown by before masking."""
-    boxes = as_boxes(boxes)
-    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    size = box_sides(boxes)
     share = 1.0 - (1.0 - LARGE_GROWTH) * np.clip((size - PRECISE_FROM) / (PRECISE_TO - PRECISE_FROM),
                                                  0.0, 1.0)
     return (1.0 + (mask_scale - 1.0) * share).astype(np.float32)

@@ -50,6 +50,12 @@ def to_pixel_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def box_sides(boxes: np.ndarray) -> np.ndarray:
+    """(N,) float32: each box's larger side, the size a face is measured by."""
+    boxes = as_boxes(boxes)
+    return np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+
+
 def box_areas(boxes: np.ndarray) -> np.ndarray:
     boxes = as_boxes(boxes)
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.boxes import EMPTY_BOXES, clip_boxes, weighted_fusion
+from ..core.boxes import EMPTY_BOXES, box_sides, clip_boxes, weighted_fusion
 from ..errors import DetectionError
 from .centerface import CenterFace
 
@@ -124,7 +124,7 @@ def _tiled_pass(net: CenterFace, image: np.ndarray, threshold: float
 
 def _in_window(boxes: np.ndarray, look: Pass) -> np.ndarray:
     """(N,) bool: which ``boxes`` (image pixels) the pass ``look`` sees at a size it reports."""
-    size = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * look.scale
+    size = box_sides(boxes) * look.scale
     return (size >= look.low) & (size < look.high)
 
 
@@ -181,6 +181,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
                                          threshold=min(floor, detail_gate or floor))
     if detail_gate is not None and not (gate_scores >= detail_gate).any():
         passes = [look for look in passes if look.kind != "detail"]
+    detail_pass = next((look for look in passes if look.kind == "detail"), None)
     above = gate_scores >= floor
     base_cells = (gate_boxes[above], gate_scores[above])
     for view_index, (view, mirrored) in enumerate(views):
@@ -203,7 +204,6 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     if auto_stretch and not stretch and max(width, height) < BASE_SIDE:
         factor = squeeze_correction(*base_cells)
         widen = {"base": factor}
-        detail_pass = passes[1] if len(passes) > 1 and passes[1].kind == "detail" else None
         if detail_pass and detail_pass.scale >= 1.0 \
                 and detail_pass.scale * max(width, height) <= BASE_SIDE:
             widen["detail"] = factor
@@ -217,15 +217,14 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         boxes, scores = net.detect(image, scale=look.scale, threshold=floor, stretch=factor)
         _check_plausible(scores, int(width * factor), height, look.scale)
         found(boxes, scores, look, pass_index)
-    if tiled and detail and passes[1:2] and passes[1].kind == "detail" \
-            and passes[1].scale < 1.0 / 1.3:
+    if tiled and detail_pass and detail_pass.scale < 1.0 / 1.3:
         found(*_tiled_pass(net, image, floor), Pass("detail", 1.0, 0.0, DETAIL_HIGH),
               len(views) * len(passes))
     boxes, scores, support = weighted_fusion(np.concatenate(all_boxes), np.concatenate(all_scores),
                                              FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    small = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) <= LOW_MAX_SIDE
+    small = box_sides(boxes) <= LOW_MAX_SIDE
     keep &= (scores >= threshold) | ((support >= 2) & small)
     return boxes[keep], scores[keep]
 
