@@ -153,7 +153,7 @@ def process_job(job: Job) -> dict:
                       cards=[c.to_json() for c in result.cards],
                       texts=[t.to_json() for t in result.texts],
                       metadata_removed=result.metadata_removed,
-                      pixels="unchanged" if result.lossless else "re-encoded",
+                      pixels=result.pixels,
                       input_sha256=result.input_sha256, output_sha256=result.output_sha256)
     if record["status"] == "error":
         try:

@@ -256,12 +256,13 @@ def over_white(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.rint(image * weight + 255.0 * (1.0 - weight)).astype(np.uint8)
 
 
-def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedImage | None = None
-                ) -> None:
+def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedImage | None = None,
+                pixels: bool = False) -> np.ndarray | None:
     """Decode freshly encoded bytes again: they must be a ``size`` (W, H) image with no metadata
     (and, with ``same_pixels_as``, decode to exactly those pixels and alpha).
 
-    The last gate before a file is written: raise WriteError if anything is off.
+    The last gate before a file is written: raise WriteError if anything is off. With
+    ``pixels``, returns the decoded image, (H, W, 3) uint8 RGB; otherwise None.
     """
     register_plugins()
     try:
@@ -280,6 +281,8 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
             alpha is None or np.array_equal(alpha, same_pixels_as.alpha))
         if not (np.array_equal(image, same_pixels_as.image) and same_alpha):
             raise WriteError("the cleaned file does not decode to the original pixels")
+        return image if pixels else None
+    return to_rgb8(ImageOps.exif_transpose(im))[0] if pixels else None
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io, metadata
+from . import io, jpeg_blocks, metadata
 from .anonymize import anonymizer_for
 from .anonymize.documents import DocumentHider, TextHider
 from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
@@ -154,7 +154,10 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     data = None
     if not result.changed and fmt == io.same_format(decoded.format):
         data = _clean_losslessly(decoded, config)
-    result.lossless = data is not None
+        result.pixels = "unchanged" if data is not None else "re-encoded"
+    elif fmt == "JPEG":
+        data = _splice_blocks(decoded, result.image, config)
+        result.pixels = "blocks" if data is not None else "re-encoded"
     if data is None:
         data = _encode(result.image, decoded, fmt, config)
     io.write_atomic(dst, data)
@@ -179,6 +182,35 @@ def _clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
         io.check_clean(data, (width, height), same_pixels_as=decoded)
     except FaceguardError as exc:  # the pixel path below is always available and safe
         log.info("lossless cleaning not possible (%s); re-encoding the pixels", exc)
+        return None
+    return data
+
+
+def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) -> bytes | None:
+    """A JPEG input with only the blocks where ``image`` (H, W, 3) uint8 RGB differs from
+    its decode encoded anew (see jpeg_blocks); None when the input cannot be spliced (not a
+    JPEG stored upright, or a coding jpeg_blocks does not handle): re-encode it instead."""
+    if decoded.format not in ("JPEG", "MPO") or not decoded.is_upright_as_stored or decoded.alpha is not None:
+        return None
+    try:
+        clean = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
+    except FaceguardError:
+        return None
+    reason = jpeg_blocks.unsupported(clean)
+    if reason is not None:
+        log.info("JPEG re-encoded whole: %s", reason)
+        return None
+    try:
+        data = metadata.strip_losslessly(jpeg_blocks.splice(clean, decoded.image, image), "JPEG",
+                                         keep_icc=config.keep_icc)
+        height, width = image.shape[:2]
+        written = io.check_clean(data, (width, height), pixels=True)
+        touched = jpeg_blocks.touched_pixels(
+            jpeg_blocks.changed_mcus(decoded.image, image, jpeg_blocks.mcu_size(clean)),
+            jpeg_blocks.mcu_size(clean), (height, width))
+        jpeg_blocks.check_splice(written, decoded.image, image, touched)
+    except FaceguardError as exc:  # the whole re-encode is always available and safe
+        log.warning("JPEG block splicing failed (%s); re-encoding the whole image", exc)
         return None
     return data
 

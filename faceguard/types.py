@@ -96,7 +96,9 @@ class Result:
     cards : the identity documents found and hidden (whole or by field).
     texts : the text lines with identity numbers that were hidden.
     metadata_removed : names of the metadata kinds that were found and dropped.
-    lossless : True when the output kept the input's compressed image data byte for byte.
+    pixels : how the output's image data was made: "unchanged" (the input's compressed data
+        kept byte for byte), "blocks" (a JPEG whose blocks outside the hidden regions are
+        the input's, see jpeg_blocks) or "re-encoded" (the whole image encoded anew).
     """
 
     image: np.ndarray | None
@@ -105,9 +107,14 @@ class Result:
     texts: list[TextFinding] = field(default_factory=list)
     metadata_removed: list[str] = field(default_factory=list)
     output: str | None = None
-    lossless: bool = False
+    pixels: str = "re-encoded"
     input_sha256: str | None = None
     output_sha256: str | None = None
+
+    @property
+    def lossless(self) -> bool:
+        """True when the output kept the input's compressed image data byte for byte."""
+        return self.pixels == "unchanged"
 
     @property
     def changed(self) -> bool:

@@ -1,0 +1,186 @@
+"""JPEG surgery: a cleaned JPEG that differs from its input only where pixels were hidden.
+
+The input's quantized DCT coefficients are kept for every MCU (minimum coded unit: 8x8
+pixels, 16x16 with 4:2:0 chroma) in which no pixel changed. The MCUs that did change are
+encoded from the new pixels with the input's own quantization tables and sampling factors
+(each group of them as one small crop, cut at MCU boundaries, so its blocks are the blocks
+a whole-image encode would give there) and spliced into the input's coefficients. Decoded,
+the output equals the input bit for bit except inside the changed MCUs and a ring of one
+pixel around them (the decoder's chroma upsampling blends neighbouring chroma samples).
+No generation of quality is lost outside the hidden regions, and the file keeps its size.
+
+Coefficients are read and written with jpeglib (libjpeg's coefficient API, MPL-2.0), whose
+libjpeg-turbo 2.1 build is used. jpeglib reads and writes files only: every file it sees
+(the input already stripped of metadata, the crops, the output) lives in a private
+directory (mode 0700, in memory under /dev/shm where there is one) that is removed before
+``splice`` returns, whatever happens.
+
+What it cannot do returns a reason from ``unsupported`` and takes the ordinary path (a
+whole re-encode): arithmetic coding, lossless or hierarchical JPEG, 12-bit samples, CMYK or
+RGB-coded colour, and chroma sampled unlike 4:4:4, 4:2:2, 4:4:0 or 4:2:0.
+
+Conventions: pixels are (H, W, 3) uint8 RGB as the file stores them (upright as stored).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import WriteError
+from .metadata import jpeg as markers
+
+LIBJPEG = "turbo210"
+_SOF_HUFFMAN = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive"}
+_tempdir_lock = threading.Lock()
+
+
+def unsupported(data: bytes) -> str | None:
+    """Why the JPEG ``data`` cannot be spliced, or None when it can."""
+    frame = next(((marker, payload) for marker, payload in markers.segments(data)
+                  if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC)), None)
+    if frame is None:
+        return "no frame header"
+    marker, payload = frame
+    if marker not in _SOF_HUFFMAN:
+        return f"SOF{marker - 0xC0} coding (arithmetic, lossless or hierarchical)"
+    if len(payload) < 6 or payload[0] != 8:
+        return "not 8-bit samples"
+    components = payload[5]
+    if components not in (1, 3) or len(payload) < 6 + 3 * components:
+        return f"{components} colour components"
+    factors = [(payload[7 + 3 * k] >> 4, payload[7 + 3 * k] & 15) for k in range(components)]
+    if components == 3:
+        if factors[1] != (1, 1) or factors[2] != (1, 1) or not set(factors[0]) <= {1, 2}:
+            return f"chroma sampling {factors}"
+        adobe = next((p for m, p in markers.segments(data) if m == markers.APP14 and p.startswith(b"Adobe")),
+                     None)
+        if adobe is not None and len(adobe) >= 12 and adobe[11] == 0:
+            return "RGB-coded colour"
+    return None
+
+
+def mcu_size(data: bytes) -> tuple[int, int]:
+    """(height, width) of the MCU of a JPEG that ``unsupported`` accepts, in pixels."""
+    _marker, payload = next((m, p) for m, p in markers.segments(data) if m in _SOF_HUFFMAN)
+    if payload[5] == 1:
+        return 8, 8
+    horizontal, vertical = payload[7] >> 4, payload[7] & 15
+    return 8 * vertical, 8 * horizontal
+
+
+def changed_mcus(before: np.ndarray, after: np.ndarray, mcu: tuple[int, int]) -> np.ndarray:
+    """(rows, cols) bool: the MCUs of ``mcu`` (height, width) pixels in which any pixel of
+    ``after`` differs from ``before`` (both (H, W, 3) uint8)."""
+    changed = np.any(before != after, axis=2)
+    height, width = changed.shape
+    rows, cols = -(-height // mcu[0]), -(-width // mcu[1])
+    padded = np.zeros((rows * mcu[0], cols * mcu[1]), bool)
+    padded[:height, :width] = changed
+    return padded.reshape(rows, mcu[0], cols, mcu[1]).any(axis=(1, 3))
+
+
+def touched_pixels(grid: np.ndarray, mcu: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels of the MCUs set in ``grid`` and a ring of one pixel around them,
+    where a spliced output may decode differently from its input."""
+    pixels = np.kron(grid, np.ones(mcu, bool))[:shape[0], :shape[1]]
+    return cv2.dilate(pixels.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def splice(clean: bytes, before: np.ndarray, after: np.ndarray) -> bytes:
+    """The JPEG ``clean`` (metadata already stripped, accepted by ``unsupported``) with the
+    MCUs where ``after`` differs from ``before`` encoded from ``after``.
+
+    before : (H, W, 3) uint8 RGB, ``clean`` decoded; after : the same with regions hidden.
+    Raises WriteError when jpeglib fails; the caller checks the result (``check_splice``).
+    """
+    import jpeglib  # a second libjpeg, loaded only when a JPEG is spliced
+
+    mcu = mcu_size(clean)
+    grid = changed_mcus(before, after, mcu)
+    count, labels, stats, _centroids = cv2.connectedComponentsWithStats(grid.astype(np.uint8), connectivity=8)
+    try:
+        with _private_tempdir() as folder:
+            jpeglib.version.set(LIBJPEG)
+            source = folder / "in.jpg"
+            source.write_bytes(clean)
+            coefficients = jpeglib.read_dct(str(source))
+            planes = [coefficients.Y] + ([coefficients.Cb, coefficients.Cr]
+                                         if coefficients.Cb is not None else [])
+            factors = np.asarray(coefficients.samp_factor)[:len(planes)]  # (v, h) per plane
+            for label in range(1, count):
+                col, row, cols, rows = stats[label, :4]
+                crop = after[row * mcu[0]:(row + rows) * mcu[0], col * mcu[1]:(col + cols) * mcu[1]]
+                encoded = _encode_crop(jpeglib, crop, coefficients, folder / "crop.jpg")
+                new_planes = [encoded.Y] + ([encoded.Cb, encoded.Cr] if len(planes) > 1 else [])
+                inside = labels[row:row + rows, col:col + cols] == label
+                for plane, new, factor in zip(planes, new_planes, factors):
+                    _copy_blocks(plane, new, inside, (row, col), factor)
+            output = folder / "out.jpg"
+            coefficients.write_dct(str(output))
+            return output.read_bytes()
+    except (OSError, RuntimeError, ValueError, IndexError) as exc:
+        raise WriteError(f"JPEG block splicing failed ({exc})") from exc
+
+
+def _copy_blocks(plane: np.ndarray, new: np.ndarray, inside: np.ndarray, origin: tuple[int, int],
+                 factor: tuple[int, int]) -> None:
+    """Copy into ``plane`` (rows, cols, 8, 8) the blocks of ``new`` (a crop's plane, whose
+    first MCU is MCU ``origin`` (row, col) of the image) that belong to the MCUs set in
+    ``inside`` (bool, MCUs of the crop); ``factor`` is the plane's (vertical, horizontal)
+    blocks per MCU."""
+    vertical, horizontal = factor
+    blocks = np.kron(inside, np.ones((vertical, horizontal), bool))[:new.shape[0], :new.shape[1]]
+    top, left = origin[0] * vertical, origin[1] * horizontal
+    target = plane[top:top + new.shape[0], left:left + new.shape[1]]
+    target[blocks] = new[blocks]
+
+
+def _encode_crop(jpeglib, crop: np.ndarray, like, path: Path):
+    """The DCT coefficients of ``crop`` (h, w, 3) uint8 RGB encoded with the quantization
+    tables and sampling factors of ``like`` (a jpeglib DCTJPEG)."""
+    if like.Cb is None:
+        gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_RGB2GRAY)[:, :, None]
+        spatial = jpeglib.from_spatial(gray, in_color_space=jpeglib.JCS_GRAYSCALE)
+    else:
+        spatial = jpeglib.from_spatial(np.ascontiguousarray(crop))
+    spatial.samp_factor = like.samp_factor
+    spatial.write_spatial(str(path), qt=like.qt, quant_tbl_no=like.quant_tbl_no)
+    return jpeglib.read_dct(str(path))
+
+
+def check_splice(decoded: np.ndarray, before: np.ndarray, after: np.ndarray, touched: np.ndarray) -> None:
+    """Raise WriteError unless the spliced output, ``decoded`` (H, W, 3) uint8 RGB, equals
+    ``before`` outside ``touched`` (H, W) bool and shows ``after`` where pixels changed:
+    there it must be nearer to ``after`` than to ``before`` on average, by a wide margin."""
+    if decoded.shape != before.shape:
+        raise WriteError(f"spliced JPEG decodes to {decoded.shape}, expected {before.shape}")
+    if not np.array_equal(decoded[~touched], before[~touched]):
+        raise WriteError("spliced JPEG differs from its input outside the changed blocks")
+    changed = np.any(before != after, axis=2)
+    if changed.any():
+        to_after = np.abs(decoded[changed].astype(np.int16) - after[changed]).mean()
+        to_before = np.abs(decoded[changed].astype(np.int16) - before[changed]).mean()
+        if not to_after <= 0.5 * to_before:
+            raise WriteError(f"spliced JPEG does not show the hidden pixels (error {to_after:.1f} "
+                             f"against {to_before:.1f} from the original)")
+
+
+@contextlib.contextmanager
+def _private_tempdir():
+    """A private directory (0700) for jpeglib's files, in memory where /dev/shm exists, made
+    the process's temporary directory while it is open (jpeglib makes temporary copies of
+    its own), and removed with everything in it on the way out."""
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    with _tempdir_lock, tempfile.TemporaryDirectory(prefix="faceguard-jpeg-", dir=shm) as folder:
+        saved = tempfile.tempdir
+        tempfile.tempdir = folder
+        try:
+            yield Path(folder)
+        finally:
+            tempfile.tempdir = saved
