@@ -175,6 +175,22 @@ def test_check_clean_rejects_metadata():
         io.check_clean(data, (20, 20))
 
 
+def test_a_losslessly_cleaned_jpeg_is_checked_by_its_image_data():
+    from faceguard import metadata
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera"
+    source = encoded(Image.fromarray(rng_image(7, 64, 64)), "JPEG", exif=exif)
+    original = decode(source)
+    clean = metadata.strip_losslessly(source, "JPEG", keep_icc=False)
+    io.check_clean(clean, (64, 64), same_pixels_as=original)
+    scan = clean.index(b"\xff\xda")
+    tampered = bytearray(clean)
+    tampered[scan + 40] ^= 0x01  # one bit of the entropy-coded data
+    with pytest.raises(WriteError):
+        io.check_clean(bytes(tampered), (64, 64), same_pixels_as=original)
+
+
 def test_alpha_is_composited_over_white_when_writing_jpeg():
     image = np.zeros((10, 10, 3), np.uint8)
     alpha = np.zeros((10, 10), np.uint8)

@@ -82,6 +82,14 @@ def strip(data: bytes, *, keep_icc: bool) -> bytes:
     return kept
 
 
+def image_data(data: bytes) -> bytes:
+    """The segments that make the pixels, in order: frame, tables, scans with their
+    entropy-coded data, and the Adobe colour transform. Two JPEGs with equal image data
+    decode to the same pixels. Raises MetadataError for a malformed file."""
+    return _walk(data, keep=lambda marker, payload: marker in _IMAGE_SEGMENTS
+                 or marker == APP14 and payload.startswith(b"Adobe"))[0]
+
+
 def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
     """Copy the segments ``keep(marker, payload)`` accepts; return (bytes, offset past EOI)."""
     if not data.startswith(SOI):
