@@ -49,24 +49,49 @@ def register_plugins() -> None:
 
 @dataclass
 class DecodedImage:
-    """An input image, decoded and upright.
+    """An input image, upright. A JPEG's pixels are decoded when first asked for, and
+    ``view`` decodes a smaller copy for detection (libjpeg's DCT scaling), so a photo in
+    which nothing is found is never decoded at full size.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
     alpha : ndarray of shape (H, W), uint8, or None when the input had no transparency.
     format : PIL's name of the input format (JPEG, PNG, WEBP, TIFF, BMP, GIF, HEIF, AVIF, MPO).
+    size : (W, H) of the upright image.
     icc_profile : an RGB ICC profile worth keeping, or None.
     metadata_found : kinds of metadata the input carried (see metadata.inspect).
     """
 
-    image: np.ndarray
+    pixels: np.ndarray | None
     alpha: np.ndarray | None
     format: str
+    size: tuple[int, int] = (0, 0)
     icc_profile: bytes | None = None
     metadata_found: list[str] = field(default_factory=list)
     source: bytes = b""
     orientation: int = 1
     jpeg_tables: dict | None = None
     jpeg_subsampling: int = -1
+
+    @property
+    def image(self) -> np.ndarray:
+        """The full image, (H, W, 3) uint8 RGB, upright; raises DecodeError."""
+        if self.pixels is None:
+            self.pixels = _decode_jpeg(self.source, 1)
+        return self.pixels
+
+    def view(self, long_side: int) -> tuple[np.ndarray, tuple[float, float]]:
+        """The image with its longer side ``long_side`` px or more (the whole image when it is
+        not larger, or not a JPEG, or decoded already), and the (x, y) factors from the full
+        image's pixels to the view's. (H', W', 3) uint8 RGB, upright; raises DecodeError."""
+        width, height = self.size
+        reduction = max((d for d in (8, 4, 2) if max(width, height) / d >= long_side), default=1)
+        if self.pixels is not None or self.format not in _DEFERRED or reduction == 1:
+            return self.image, (1.0, 1.0)
+        view = _decode_jpeg(self.source, reduction)
+        factors = (view.shape[1] / width, view.shape[0] / height)
+        if abs(factors[0] / factors[1] - 1) > 0.05:  # turned by something other than EXIF
+            return self.image, (1.0, 1.0)
+        return view, factors
 
     @property
     def is_lossless_webp(self) -> bool:
@@ -78,6 +103,23 @@ class DecodedImage:
         """True when the stored pixels need no EXIF rotation or flip to display upright."""
         return self.orientation in (0, 1)
 
+
+_DEFERRED = ("JPEG", "MPO")  # formats whose pixels are decoded when first needed
+
+
+def _decode_jpeg(data: bytes, reduction: int) -> np.ndarray:
+    """A JPEG's pixels, upright, (H, W, 3) uint8 RGB, decoded at 1/``reduction`` of its
+    size (1, 2, 4 or 8: libjpeg scales while decoding); raises DecodeError."""
+    try:
+        im = Image.open(stdio.BytesIO(data))
+        if reduction > 1:
+            width, height = im.size
+            im.draft("RGB", (-(-width // reduction), -(-height // reduction)))
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+        return to_rgb8(upright)[0]
+    except Exception as exc:  # noqa: BLE001
+        raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
 
 
 def format_for_suffix(suffix: str) -> str | None:
@@ -123,15 +165,20 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
         orientation = _orientation(im)
         jpeg_tables = dict(im.quantization) if getattr(im, "quantization", None) else None
         subsampling = JpegImagePlugin.get_sampling(im) if im.format in ("JPEG", "MPO") else -1
-        im.load()
-        upright = ImageOps.exif_transpose(im)
+        if im.format not in _DEFERRED:
+            im.load()
+            upright = ImageOps.exif_transpose(im)
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
-    image, alpha = to_rgb8(upright)
+    image, alpha = to_rgb8(upright) if im.format not in _DEFERRED else (None, None)
+    if image is not None:
+        size = (image.shape[1], image.shape[0])
+    else:
+        size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
     icc = im.info.get("icc_profile") or None
     if icc is not None and (len(icc) < 20 or icc[16:20] != b"RGB "):
         icc = None  # a grey or CMYK profile does not describe the RGB pixels we write
-    return DecodedImage(image=image, alpha=alpha, format=im.format, icc_profile=icc,
+    return DecodedImage(pixels=image, alpha=alpha, format=im.format, size=size, icc_profile=icc,
                         metadata_found=metadata, source=data, orientation=orientation,
                         jpeg_tables=jpeg_tables, jpeg_subsampling=subsampling)
 

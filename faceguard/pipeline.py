@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,9 +16,10 @@ from .anonymize import anonymizer_for
 from .anonymize.documents import DocumentHider, TextHider
 from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
 from .core import quads
+from .core.boxes import clip_boxes
 from .detect import cards as card_detection
 from .detect import text as ocr
-from .detect.faces import detect_faces
+from .detect.faces import BASE_SIDE, detect_faces
 from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError
 from .types import CardFinding, Detection, Result, TextFinding
@@ -37,14 +40,48 @@ def anonymize(image: np.ndarray, *, config: Config | None = None) -> Result:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be an (H, W, 3) uint8 RGB array, got shape {image.shape} "
                          f"and dtype {image.dtype}")
+    result = _anonymize(lambda: image, image, (1.0, 1.0), config)
+    if result.image is None:
+        result.image = image.copy()
+    return result
+
+
+def anonymize_decoded(decoded: io.DecodedImage, config: Config) -> Result:
+    """``anonymize`` for a decoded file: faces are looked for on a view decoded at a reduced
+    scale where the detection passes allow it, and the full image is decoded only when
+    something is to be hidden (or looked for at full size). The Result's ``image`` is None
+    when nothing was hidden: the file's own pixels stand."""
+    view, factors = decoded.view(_view_side(config))
+    return _anonymize(lambda: decoded.image, view, factors, config)
+
+
+def _view_side(config: Config) -> int:
+    """The smallest long side at which every face detection pass sees the image at its own
+    size or larger (the detail pass's input); no reduction when tiled passes want every pixel."""
+    detection = config.detection
+    if detection.get("tiled"):
+        return 1 << 30
+    return math.ceil(max(1.0, detection.get("detail", 0.0)) * BASE_SIDE)
+
+
+def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[float, float],
+               config: Config) -> Result:
+    """Find on ``view`` (the image scaled by ``factors`` (x, y)) and hide in ``full()`` (the
+    (H, W, 3) uint8 RGB image, called only when needed); Result.image is None when nothing
+    was found."""
     with _failures_as("face detection"):
-        boxes, scores = detect_faces(image, **config.detection)
+        boxes, scores = detect_faces(view, **config.detection, image_scale=min(factors))
+        boxes = boxes / np.float32([factors[0], factors[1], factors[0], factors[1]])
+    with _failures_as("document or text detection"):
+        documents, lines = _documents_and_lines(full, config)
+    if not (len(boxes) or documents or lines):
+        return Result(image=None)
+    image = full()
+    boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
     with _failures_as(f"{config.mode.value} anonymization"):
         hidden, regions, treatments = anonymizer_for(config).hide(image, boxes)
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r), treatment=t)
                   for b, s, r, t in zip(boxes, scores, regions, treatments)]
-    with _failures_as("document or text detection"):
-        documents, lines = _documents_and_lines(image, config)
     if config.cards is CardPolicy.WHOLE and documents:
         hidden = _hide_documents(hidden, documents, config)
     elif documents:  # --cards fields reads only inside each outline
@@ -86,16 +123,17 @@ def _failures_as(stage: str):
         raise DetectionError(f"{stage} failed: {exc}") from exc
 
 
-def _documents_and_lines(image: np.ndarray, config: Config
+def _documents_and_lines(full: Callable[[], np.ndarray], config: Config
                          ) -> tuple[list[card_detection.Document], list[SensitiveLine]]:
-    """The documents found (per --cards) and the text lines to hide (per --text)."""
-    documents = [] if config.cards is CardPolicy.OFF else card_detection.find_documents(image)
+    """The documents found (per --cards) and the text lines to hide (per --text) in
+    ``full()``, the (H, W, 3) uint8 RGB image."""
+    documents = [] if config.cards is CardPolicy.OFF else card_detection.find_documents(full())
     read: list[ocr.TextLine] = []
     if config.text is not TextScope.OFF and documents:
-        card_detection.read_documents(image, documents)
+        card_detection.read_documents(full(), documents)
         read += [line for d in documents for line in d.lines]
     if config.text is TextScope.ALL:
-        read += ocr.read_text(image)
+        read += ocr.read_text(full())
     names = config.cards is CardPolicy.FIELDS
     return documents, sensitive_lines(read, names=names)
 
@@ -147,9 +185,10 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
         raise FaceguardError("refusing to overwrite the input with its output")
     decoded = io.read_image(src, max_pixels=config.max_pixels)
     if config.metadata_only:
-        result = Result(image=decoded.image)
+        decoded.view(1)  # the pixel data must decode (at 1/8 scale for a JPEG: cheap)
+        result = Result(image=None)
     else:
-        result = anonymize(decoded.image, config=config)
+        result = anonymize_decoded(decoded, config)
     fmt = output_format_for(decoded.format, dst, config)
     data = None
     if not result.changed and fmt == io.same_format(decoded.format):
@@ -158,6 +197,8 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     elif fmt == "JPEG":
         data = _splice_blocks(decoded, result.image, config)
         result.pixels = "blocks" if data is not None else "re-encoded"
+    if result.image is None and (data is None or keep_pixels):
+        result.image = decoded.image
     if data is None:
         data = _encode(result.image, decoded, fmt, config)
     io.write_atomic(dst, data)
@@ -178,8 +219,7 @@ def _clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
         return None
     try:
         data = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
-        height, width = decoded.image.shape[:2]
-        io.check_clean(data, (width, height), same_pixels_as=decoded)
+        io.check_clean(data, decoded.size, same_pixels_as=decoded)
     except FaceguardError as exc:  # the pixel path below is always available and safe
         log.info("lossless cleaning not possible (%s); re-encoding the pixels", exc)
         return None

@@ -131,8 +131,8 @@ def _in_window(boxes: np.ndarray, look: Pass) -> np.ndarray:
 def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
                  flip: bool = False, detail: float = 0.0, tiled: bool = False,
                  stretch: float | None = None, auto_stretch: bool = False,
-                 quantized: bool = False, detail_gate: float | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 quantized: bool = False, detail_gate: float | None = None,
+                 image_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -156,6 +156,8 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         pasted in at any size, the base pass had a cell of 0.1 or more; no photo of
         faces/wider_full has none of 0.05, and 15 of the 52 camera photos of
         ../shared/data/metadata do (the detail pass is 60% of balanced's detection CPU).
+    image_scale : ``image`` is a copy of the photo scaled by this factor (a view decoded at a
+        reduced scale); rules on a face's size in the photo's pixels use it.
     Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
     scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
     """
@@ -224,7 +226,7 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
                                              FUSION_IOU, np.concatenate(all_sources))
     boxes = clip_boxes(boxes, width, height)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-    small = box_sides(boxes) <= LOW_MAX_SIDE
+    small = box_sides(boxes) <= LOW_MAX_SIDE * image_scale
     keep &= (scores >= threshold) | ((support >= 2) & small)
     return boxes[keep], scores[keep]
 
