@@ -114,7 +114,8 @@ def _decode_jpeg(data: bytes, reduction: int) -> np.ndarray:
         im = Image.open(stdio.BytesIO(data))
         if reduction > 1:
             width, height = im.size
-            im.draft("RGB", (-(-width // reduction), -(-height // reduction)))
+            # PIL picks the largest scale with width // scale >= the width asked for
+            im.draft("RGB", (width // reduction, height // reduction))
         im.load()
         upright = ImageOps.exif_transpose(im)
         return to_rgb8(upright)[0]

@@ -36,6 +36,7 @@ from .errors import WriteError
 from .metadata import jpeg as markers
 
 LIBJPEG = "turbo210"
+CHECK_ROWS = 256  # rows compared at a time when an output is checked
 _SOF_HUFFMAN = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive"}
 _tempdir_lock = threading.Lock()
 
@@ -76,13 +77,18 @@ def mcu_size(data: bytes) -> tuple[int, int]:
 
 def changed_mcus(before: np.ndarray, after: np.ndarray, mcu: tuple[int, int]) -> np.ndarray:
     """(rows, cols) bool: the MCUs of ``mcu`` (height, width) pixels in which any pixel of
-    ``after`` differs from ``before`` (both (H, W, 3) uint8)."""
-    changed = np.any(before != after, axis=2)
-    height, width = changed.shape
+    ``after`` differs from ``before`` (both (H, W, 3) uint8). Compared one row of MCUs at a
+    time, so no full-size temporary is made."""
+    height, width = before.shape[:2]
     rows, cols = -(-height // mcu[0]), -(-width // mcu[1])
-    padded = np.zeros((rows * mcu[0], cols * mcu[1]), bool)
-    padded[:height, :width] = changed
-    return padded.reshape(rows, mcu[0], cols, mcu[1]).any(axis=(1, 3))
+    grid = np.zeros((rows, cols), bool)
+    for row in range(rows):
+        band = slice(row * mcu[0], min((row + 1) * mcu[0], height))
+        changed = np.any(before[band] != after[band], axis=(0, 2))
+        padded = np.zeros(cols * mcu[1], bool)
+        padded[:width] = changed
+        grid[row] = padded.reshape(cols, mcu[1]).any(axis=1)
+    return grid
 
 
 def touched_pixels(grid: np.ndarray, mcu: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
@@ -157,18 +163,24 @@ def _encode_crop(jpeglib, crop: np.ndarray, like, path: Path):
 def check_splice(decoded: np.ndarray, before: np.ndarray, after: np.ndarray, touched: np.ndarray) -> None:
     """Raise WriteError unless the spliced output, ``decoded`` (H, W, 3) uint8 RGB, equals
     ``before`` outside ``touched`` (H, W) bool and shows ``after`` where pixels changed:
-    there it must be nearer to ``after`` than to ``before`` on average, by a wide margin."""
+    there it must be nearer to ``after`` than to ``before`` on average, by a wide margin.
+    Compared in bands of rows, so no full-size temporary is made."""
     if decoded.shape != before.shape:
         raise WriteError(f"spliced JPEG decodes to {decoded.shape}, expected {before.shape}")
-    if not np.array_equal(decoded[~touched], before[~touched]):
-        raise WriteError("spliced JPEG differs from its input outside the changed blocks")
-    changed = np.any(before != after, axis=2)
-    if changed.any():
-        to_after = np.abs(decoded[changed].astype(np.int16) - after[changed]).mean()
-        to_before = np.abs(decoded[changed].astype(np.int16) - before[changed]).mean()
-        if not to_after <= 0.5 * to_before:
-            raise WriteError(f"spliced JPEG does not show the hidden pixels (error {to_after:.1f} "
-                             f"against {to_before:.1f} from the original)")
+    to_after = to_before = 0
+    for top in range(0, before.shape[0], CHECK_ROWS):
+        band = slice(top, top + CHECK_ROWS)
+        outside = ~touched[band]
+        if np.any((decoded[band] != before[band]).any(axis=2) & outside):
+            raise WriteError("spliced JPEG differs from its input outside the changed blocks")
+        changed = (before[band] != after[band]).any(axis=2)
+        if changed.any():
+            shown = decoded[band][changed].astype(np.int16)
+            to_after += int(np.abs(shown - after[band][changed]).sum())
+            to_before += int(np.abs(shown - before[band][changed]).sum())
+    if not to_after <= 0.5 * to_before:
+        raise WriteError(f"spliced JPEG does not show the hidden pixels (error {to_after} "
+                         f"against {to_before} from the original, summed)")
 
 
 @contextlib.contextmanager

@@ -177,6 +177,22 @@ def test_check_clean_rejects_metadata():
         io.check_clean(data, (20, 20))
 
 
+def test_a_jpeg_view_is_decoded_at_reduced_scale_and_upright():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored turned: the view is upright like the image
+    image = rng_image(8, 301, 517)
+    decoded = decode(encoded(Image.fromarray(image), "JPEG", exif=exif, quality=95))
+    assert decoded.size == (301, 517)
+    view, factors = decoded.view(129)
+    assert view.shape == (130, 76, 3) and decoded.pixels is None  # 1/4 scale, no full decode
+    assert factors == pytest.approx((76 / 301, 130 / 517))
+    full = decoded.image
+    assert full.shape == (517, 301, 3)
+    small = np.asarray(Image.fromarray(full).resize((76, 130), Image.BOX), np.int16)
+    assert np.abs(view.astype(np.int16) - small).mean() < 8
+    assert decoded.view(129)[0] is full  # once decoded, the full image serves
+
+
 def test_a_losslessly_cleaned_jpeg_is_checked_by_its_image_data():
     from faceguard import metadata
 
