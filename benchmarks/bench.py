@@ -1,11 +1,16 @@
-"""Throughput of faceguard on 7-12 megapixel photos, against bare decode+encode.
+"""Throughput of faceguard on 7-12 megapixel photos, against two floors.
 
 Inputs: ../shared/data/large (7-10 MP camera photos) plus 12-MP photos generated from them
-(each enlarged to 12 MP at its own aspect ratio), written to a temporary folder. Prints images/s for
-  (a) decode + encode with the same codecs, one process (the floor),
-  (b) the whole pipeline with 1 worker, (c) with all cores,
-and the ratio of each pipeline rate to the floor. A benchmark, not a test: numbers vary
-with the machine, so compare ratios measured in one run.
+(each enlarged to 12 MP at its own aspect ratio), written to a temporary folder. Prints
+  (a) decode + encode with the same codecs, one process: the old floor;
+  (e) the pipeline's own I/O on a photo where nothing is found (the detection view decoded
+      at reduced scale, metadata stripped without re-encoding, checked, written);
+  (b)-(d) images/s of the pipeline (1 worker, all cores, all cores faces only), with the
+      ratio of each rate to both floors: against (e) it says what detection costs on top;
+  each worker's peak memory over a long batch (the photos cycled, --memory-photos), after
+  the first 50 photos and at the end;
+and CPU per 1-MP photo against deface, documents, and modes. A benchmark, not a test:
+numbers vary with the machine, so compare ratios measured in one run.
 """
 from __future__ import annotations
 
@@ -25,6 +30,10 @@ import numpy as np
 from faceguard import Config, io
 from faceguard.batch import plan_jobs, run_batch
 from faceguard.config import Mode, Preset
+from faceguard.pipeline import clean_losslessly, view_side
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import memory_over_batch  # noqa: E402
 
 
 def prepare_inputs(shared: Path, folder: Path, generated: int) -> list[Path]:
@@ -54,6 +63,20 @@ def floor_rate(files: list[Path], config: Config) -> float:
                         icc_profile=decoded.icc_profile, jpeg_quality=config.jpeg_quality,
                         webp_quality=config.webp_quality)
     return len(files) / (time.perf_counter() - started)
+
+
+def io_floor_rate(files: list[Path], config: Config) -> float:
+    """Images/s for what the pipeline itself does around detection on a photo in which
+    nothing is found: decode the detection view (a JPEG at reduced scale), strip the
+    metadata without re-encoding, check and write the file; one process."""
+    with tempfile.TemporaryDirectory(prefix="faceguard-bench-floor-") as tmp:
+        started = time.perf_counter()
+        for path in files:
+            decoded = io.read_image(path, max_pixels=config.max_pixels)
+            decoded.view(view_side(config))
+            data = clean_losslessly(decoded, config)
+            io.write_atomic(Path(tmp) / path.name, data if data is not None else b"")
+        return len(files) / (time.perf_counter() - started)
 
 
 def pipeline_rate(folder: Path, out: Path, config: Config, workers: int) -> tuple[float, int]:
@@ -153,6 +176,8 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
     parser.add_argument("--generated", type=int, default=4, help="12-MP photos to generate")
     parser.add_argument("--deface", help="path of a deface 1.5 executable (its own venv)")
+    parser.add_argument("--memory-photos", type=int, default=1000,
+                        help="photos (the bench's, cycled) over which worker memory is followed")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     config = Config()
@@ -165,6 +190,9 @@ def main() -> None:
         print(f"bench: {len(files)} photos, mean {megapixels:.1f} MP, {cores} cores")
         floor = floor_rate(files, config)
         print(f"  (a) decode+encode floor      {floor:6.2f} images/s")
+        io_floor = io_floor_rate(files, config)
+        print(f"  (e) view decode+clean+write  {io_floor:6.2f} images/s   (the pipeline's own I/O when "
+              f"nothing is found)")
         faces_only = {}
         for preset in Preset:
             runs = (("(b) 1 worker", 1, {}), (f"(c) {cores} workers", cores, {}),
@@ -172,12 +200,15 @@ def main() -> None:
             for label, workers, options in runs:
                 rate, faces = pipeline_rate(folder, out, Config(preset=preset, **options), workers)
                 print(f"  {preset.value:<9}{label:<25} {rate:6.2f} images/s   ratio to floor "
-                      f"{rate / floor:5.3f}   ({faces} faces)")
+                      f"(a) {rate / floor:5.3f} (e) {rate / io_floor:5.3f}   ({faces} faces)")
             faces_only[preset] = rate
         deface = deface_rate(folder, args.deface or shutil.which("deface"))
         if deface:
             print("  faces only, all cores, against deface (1 process): " + "   ".join(
                 f"{p.value} {rate / deface:4.1f}x" for p, rate in faces_only.items()))
+        first, last = memory_over_batch(files, args.memory_photos, cores, config)
+        print(f"  peak memory per worker, {cores} workers, default preset with documents: {first} MiB "
+              f"after {min(50, args.memory_photos)} photos, {last} MiB after {args.memory_photos}")
         document_costs(args.shared, folder, out)
         mode_costs(args.shared, out)
 

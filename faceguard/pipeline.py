@@ -51,11 +51,11 @@ def anonymize_decoded(decoded: io.DecodedImage, config: Config) -> Result:
     scale where the detection passes allow it, and the full image is decoded only when
     something is to be hidden (or looked for at full size). The Result's ``image`` is None
     when nothing was hidden: the file's own pixels stand."""
-    view, factors = decoded.view(_view_side(config))
+    view, factors = decoded.view(view_side(config))
     return _anonymize(lambda: decoded.image, view, factors, config)
 
 
-def _view_side(config: Config) -> int:
+def view_side(config: Config) -> int:
     """The smallest long side at which every face detection pass sees the image at its own
     size or larger (the detail pass's input); no reduction when tiled passes want every pixel."""
     detection = config.detection
@@ -192,7 +192,7 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     fmt = output_format_for(decoded.format, dst, config)
     data = None
     if not result.changed and fmt == io.same_format(decoded.format):
-        data = _clean_losslessly(decoded, config)
+        data = clean_losslessly(decoded, config)
         result.pixels = "unchanged" if data is not None else "re-encoded"
     elif fmt == "JPEG":
         data = _splice_blocks(decoded, result.image, config)
@@ -213,7 +213,7 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     return result
 
 
-def _clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
+def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
     """The input's bytes without metadata, image data untouched; None when not possible."""
     if decoded.format not in metadata.LOSSLESS or not decoded.is_upright_as_stored:
         return None
