@@ -142,6 +142,9 @@ def refine_quad(quad: np.ndarray, edge_points: np.ndarray, band: float) -> np.nd
     edge_points : (N, 2) float32 (x, y) of edge pixels. A side with too few edge pixels within
     ``band`` pixels of it (away from the corners) keeps its place. Returns an ordered quad.
     """
+    low, high = quad.min(axis=0) - band, quad.max(axis=0) + band
+    nearby = np.all((edge_points >= low) & (edge_points <= high), axis=1)
+    edge_points = edge_points[nearby]  # only these can lie within the band of a side
     lines = []
     for start, end in zip(quad, np.roll(quad, -1, axis=0)):
         direction = end - start
@@ -407,9 +410,16 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
     ys, xs = np.nonzero(fine_edges)
     edge_points = np.stack([xs, ys], axis=1).astype(np.float32)
 
+    centres = None if lines is None else (lines * scale).mean(axis=1).astype(np.float32)
+
     def refined(quad: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """The quad moved onto the edges nearby, with its edge support; None if implausible."""
-        quad = refine_quad(quad, edge_points, band=0.04 * q.short_side(quad) + 2)
+        """The quad moved onto the edges nearby, with its edge support; None if implausible,
+        or if no text line could end up inside it (``_accepts`` would reject it whatever
+        its outline: refining is the costly step)."""
+        band = 0.04 * q.short_side(quad) + 2
+        if centres is not None and not _may_hold(quad, centres, 2 * band + 2):
+            return None
+        quad = refine_quad(quad, edge_points, band=band)
         if not _plausible(quad, area):
             return None
         return quad, float(edge_support(quad[None], support_edges)[0])
@@ -449,6 +459,16 @@ def quad_candidates(image: np.ndarray, lines: np.ndarray | None = None) -> list[
         if all(q.quad_iou(quad, other) < 0.85 for other, _s in kept):
             kept.append((quad, support))
     return [(quad / scale, support) for quad, support in kept]
+
+
+def _may_hold(quad: np.ndarray, points: np.ndarray, margin: float) -> bool:
+    """Whether any of ``points`` (N, 2) lies inside ``quad`` grown by ``margin`` pixels: a
+    line whose centre is not there cannot lie inside the quad once refined (its sides move
+    by at most the refining band)."""
+    if len(points) == 0:
+        return False
+    grown = q.pad_quad(q.order_quad(quad), margin).astype(np.float32)
+    return any(cv2.pointPolygonTest(grown, (float(x), float(y)), False) >= 0 for x, y in points)
 
 
 # ---------------------------------------------------------------- text cues
@@ -515,6 +535,8 @@ def find_documents(image: np.ndarray) -> list[Document]:
     # one copy at most LINES_SIDE long serves the line search, the outlines and the colours
     preview, to_preview = ocr.resized(image, LINES_SIDE, max_upscale=1.0)
     preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
+    if len(preview_lines) == 0:  # a document is found by the print inside it, a page by its lines
+        return []
     lines = preview_lines / to_preview
     scored = []
     for quad, support in quad_candidates(preview, preview_lines):
