@@ -117,8 +117,8 @@ def _decode_jpeg(data: bytes, reduction: int) -> np.ndarray:
             # PIL picks the largest scale with width // scale >= the width asked for
             im.draft("RGB", (width // reduction, height // reduction))
         im.load()
-        upright = ImageOps.exif_transpose(im)
-        return to_rgb8(upright)[0]
+        ImageOps.exif_transpose(im, in_place=True)  # without a copy when already upright
+        return to_rgb8(im)[0]
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
 
@@ -330,13 +330,17 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
     if leftover:
         raise WriteError(f"the encoded output still carries {', '.join(sorted(leftover))}")
     if same_pixels_as is not None and not same_jpeg_data:
-        image, alpha = to_rgb8(ImageOps.exif_transpose(im))
+        ImageOps.exif_transpose(im, in_place=True)
+        image, alpha = to_rgb8(im)
         same_alpha = (alpha is None) == (same_pixels_as.alpha is None) and (
             alpha is None or np.array_equal(alpha, same_pixels_as.alpha))
         if not (np.array_equal(image, same_pixels_as.image) and same_alpha):
             raise WriteError("the cleaned file does not decode to the original pixels")
         return image if pixels else None
-    return to_rgb8(ImageOps.exif_transpose(im))[0] if pixels else None
+    if not pixels:
+        return None
+    ImageOps.exif_transpose(im, in_place=True)
+    return to_rgb8(im)[0]
 
 
 def _same_jpeg_data(data: bytes, source: bytes) -> bool:
