@@ -62,6 +62,9 @@ def processing_options(command):
         click.option("--text", type=_choices(TextScope), default=Config.text.value,
                      show_default=True,
                      help="Read text for identity numbers inside documents, everywhere, or not at all."),
+        click.option("--jpeg-blocks/--jpeg-whole", "jpeg_blocks", default=True, show_default=True,
+                     help="JPEG out of JPEG: re-encode only the blocks that changed (the rest stays "
+                          "bit-identical), or the whole image (faster)."),
         click.option("--metadata-only", is_flag=True,
                      help="Do not look for faces; only strip metadata (losslessly where possible)."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
@@ -77,7 +80,7 @@ def processing_options(command):
 def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
     names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
-             "keep_icc", "metadata_only", "cards", "text", "seed", "consistent")
+             "keep_icc", "metadata_only", "jpeg_blocks", "cards", "text", "seed", "consistent")
     return Config(**{name: params[name] for name in names})
 
 

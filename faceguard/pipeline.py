@@ -194,7 +194,7 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     if not result.changed and fmt == io.same_format(decoded.format):
         data = clean_losslessly(decoded, config)
         result.pixels = "unchanged" if data is not None else "re-encoded"
-    elif fmt == "JPEG":
+    elif fmt == "JPEG" and config.jpeg_blocks:
         data = _splice_blocks(decoded, result.image, config)
         result.pixels = "blocks" if data is not None else "re-encoded"
     if result.image is None and (data is None or keep_pixels):

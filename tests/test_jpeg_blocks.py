@@ -129,6 +129,22 @@ def test_pipeline_reports_blocks_for_a_jpeg_and_re_encoded_for_a_turned_one(shar
     assert turned.pixels == "re-encoded" and turned.detections
 
 
+def test_jpeg_whole_re_encodes_and_says_so(shared_data, tmp_path):
+    from click.testing import CliRunner
+
+    from faceguard.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((shared_data / "faces/wider_full/0_Parade_Parade_0_12.jpg").read_bytes())
+    for flag, pixels in (("--jpeg-whole", "re-encoded"), ("--jpeg-blocks", "blocks")):
+        out = tmp_path / flag
+        result = CliRunner().invoke(main, ["run", str(folder), "-o", str(out), "--cards", "off", "--quiet",
+                                           "--workers", "1", "--report", str(out / "r.jsonl"), flag])
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "r.jsonl").read_text())["pixels"] == pixels
+
+
 def test_no_file_is_left_in_the_temporary_folders(shared_data):
     folders = [Path(tempfile.gettempdir())] + ([Path("/dev/shm")] if os.access("/dev/shm", os.W_OK) else [])
 
