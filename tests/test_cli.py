@@ -176,9 +176,13 @@ def _big_folder(tmp_path: Path, count: int) -> Path:
 def test_an_interrupted_run_leaves_only_whole_files(tmp_path, sig):
     src = _big_folder(tmp_path, 12)
     out, report = tmp_path / "out", tmp_path / "r.jsonl"
+    # the child gets Ctrl-C's default action whatever this process inherited: a process
+    # started with SIGINT ignored (a background job, a test runner) passes that on, and
+    # Python then never turns SIGINT into KeyboardInterrupt
     proc = subprocess.Popen([sys.executable, "-m", "faceguard", "run", str(src), "-o", str(out),
                              "--report", str(report), "--workers", "2", "--format", "png"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and (not report.exists() or not report.read_text().strip()):
         time.sleep(0.05)
