@@ -104,17 +104,15 @@ def touched_pixels(grid: np.ndarray, mcu: tuple[int, int], shape: tuple[int, int
     return cv2.dilate(pixels.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
 
 
-def splice(clean: bytes, before: np.ndarray, after: np.ndarray) -> bytes:
+def splice(clean: bytes, after: np.ndarray, grid: np.ndarray, mcu: tuple[int, int]) -> bytes:
     """The JPEG ``clean`` (metadata already stripped, accepted by ``unsupported``) with the
-    MCUs where ``after`` differs from ``before`` encoded from ``after``.
+    MCUs set in ``grid`` (``changed_mcus`` of ``mcu_size(clean)``) encoded from ``after``.
 
-    before : (H, W, 3) uint8 RGB, ``clean`` decoded; after : the same with regions hidden.
+    after : (H, W, 3) uint8 RGB, ``clean`` decoded with regions hidden.
     Raises WriteError when jpeglib fails; the caller checks the result (``check_splice``).
     """
     import jpeglib  # a second libjpeg, loaded only when a JPEG is spliced
 
-    mcu = mcu_size(clean)
-    grid = changed_mcus(before, after, mcu)
     count, labels, stats, _centroids = cv2.connectedComponentsWithStats(grid.astype(np.uint8), connectivity=8)
     try:
         with _private_tempdir() as folder:

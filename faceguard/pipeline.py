@@ -240,14 +240,14 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     if reason is not None:
         log.info("JPEG re-encoded whole: %s", reason)
         return None
+    mcu = jpeg_blocks.mcu_size(clean)
+    grid = jpeg_blocks.changed_mcus(decoded.image, image, mcu)
     try:
-        data = metadata.strip_losslessly(jpeg_blocks.splice(clean, decoded.image, image), "JPEG",
+        data = metadata.strip_losslessly(jpeg_blocks.splice(clean, image, grid, mcu), "JPEG",
                                          keep_icc=config.keep_icc)
         height, width = image.shape[:2]
         written = io.check_clean(data, (width, height), pixels=True)
-        touched = jpeg_blocks.touched_pixels(
-            jpeg_blocks.changed_mcus(decoded.image, image, jpeg_blocks.mcu_size(clean)),
-            jpeg_blocks.mcu_size(clean), (height, width))
+        touched = jpeg_blocks.touched_pixels(grid, mcu, (height, width))
         jpeg_blocks.check_splice(written, decoded.image, image, touched)
     except FaceguardError as exc:  # the whole re-encode is always available and safe
         log.warning("JPEG block splicing failed (%s); re-encoding the whole image", exc)

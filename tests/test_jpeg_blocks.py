@@ -30,7 +30,8 @@ def spliced(source: bytes, boxes_xyxy: np.ndarray, hider=None) -> tuple[bytes, n
     clean = metadata.strip_losslessly(source, "JPEG", keep_icc=False)
     before = decode(clean)
     after = (hider or Blur())(before, boxes_xyxy)
-    return jpeg_blocks.splice(clean, before, after), before, after
+    mcu = jpeg_blocks.mcu_size(clean)
+    return jpeg_blocks.splice(clean, after, jpeg_blocks.changed_mcus(before, after, mcu), mcu), before, after
 
 
 def assert_untouched_blocks_identical(output: bytes, source: bytes, before: np.ndarray, after: np.ndarray):
