@@ -85,13 +85,18 @@ class DecodedImage:
         image's pixels to the view's. (H', W', 3) uint8 RGB, upright; raises DecodeError."""
         width, height = self.size
         reduction = max((d for d in (8, 4, 2) if max(width, height) / d >= long_side), default=1)
-        if self.pixels is not None or self.format not in _DEFERRED or reduction == 1:
+        if self.pixels is not None or not self.is_jpeg or reduction == 1:
             return self.image, (1.0, 1.0)
         view = _decode_jpeg(self.source, reduction)
         factors = (view.shape[1] / width, view.shape[0] / height)
         if abs(factors[0] / factors[1] - 1) > 0.05:  # turned by something other than EXIF
             return self.image, (1.0, 1.0)
         return view, factors
+
+    @property
+    def is_jpeg(self) -> bool:
+        """True for a JPEG input (an MPO's first image included)."""
+        return self.format in JPEG_FORMATS
 
     @property
     def is_lossless_webp(self) -> bool:
@@ -104,7 +109,8 @@ class DecodedImage:
         return self.orientation in (0, 1)
 
 
-_DEFERRED = ("JPEG", "MPO")  # formats whose pixels are decoded when first needed
+# PIL's names of JPEG inputs; their pixels are decoded when first needed
+JPEG_FORMATS = ("JPEG", "MPO")
 
 
 def _decode_jpeg(data: bytes, reduction: int) -> np.ndarray:
@@ -165,13 +171,13 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
         metadata = found_metadata(im, data)
         orientation = _orientation(im)
         jpeg_tables = dict(im.quantization) if getattr(im, "quantization", None) else None
-        subsampling = JpegImagePlugin.get_sampling(im) if im.format in ("JPEG", "MPO") else -1
-        if im.format not in _DEFERRED:
+        subsampling = JpegImagePlugin.get_sampling(im) if im.format in JPEG_FORMATS else -1
+        if im.format not in JPEG_FORMATS:
             im.load()
             upright = ImageOps.exif_transpose(im)
     except Exception as exc:  # noqa: BLE001
         raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
-    image, alpha = to_rgb8(upright) if im.format not in _DEFERRED else (None, None)
+    image, alpha = to_rgb8(upright) if im.format not in JPEG_FORMATS else (None, None)
     if image is not None:
         size = (image.shape[1], image.shape[0])
     else:
@@ -316,7 +322,7 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
     register_plugins()
     # a JPEG whose image segments are the input's, byte for byte, decodes to the input's
     # pixels: no need to decode it (a 12-MP photo without faces is then decoded once)
-    same_jpeg_data = (same_pixels_as is not None and not pixels and same_pixels_as.format in ("JPEG", "MPO")
+    same_jpeg_data = (same_pixels_as is not None and not pixels and same_pixels_as.is_jpeg
                       and _same_jpeg_data(data, same_pixels_as.source))
     try:
         im = Image.open(stdio.BytesIO(data))

@@ -230,7 +230,7 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     """A JPEG input with only the blocks where ``image`` (H, W, 3) uint8 RGB differs from
     its decode encoded anew (see jpeg_blocks); None when the input cannot be spliced (not a
     JPEG stored upright, or a coding jpeg_blocks does not handle): re-encode it instead."""
-    if decoded.format not in ("JPEG", "MPO") or not decoded.is_upright_as_stored or decoded.alpha is not None:
+    if not decoded.is_jpeg or not decoded.is_upright_as_stored or decoded.alpha is not None:
         return None
     try:
         clean = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
@@ -257,7 +257,7 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
 
 def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Config) -> bytes:
     """Encode pixels into a fresh file with no metadata, and check it."""
-    reuse_tables = fmt == "JPEG" and decoded.format in ("JPEG", "MPO")
+    reuse_tables = fmt == "JPEG" and decoded.is_jpeg
     data, size = io.encode_image(
         image, decoded.alpha, fmt, icc_profile=decoded.icc_profile if config.keep_icc else None,
         jpeg_quality=config.jpeg_quality, webp_quality=config.webp_quality,
