@@ -122,7 +122,51 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
             dst = output_root / src.relative_to(input_path)
             log.debug("cannot hash %s: %s", src, exc)
         jobs.append(Job(str(src), str(dst), config))
-    return jobs
+    return resolve_collisions(jobs)
+
+
+def resolve_collisions(jobs: list[Job]) -> list[Job]:
+    """``jobs`` with no two outputs at one path, told apart deterministically.
+
+    Several inputs can map to one output: ``a.gif`` and ``a.png`` both to ``a.png``; with
+    ``--format jpeg``, ``b.jpg``, ``b.png`` and ``b.webp`` to ``b.jpg``; with ``--rename
+    hash``, two copies of one file to one name. Paths are compared case-folded, as on a
+    case-insensitive file system. Of the inputs that meet, the one whose output keeps its
+    own file name keeps it (else the first in input order); each other one is written under
+    its whole input name plus the output's suffix (``a.gif.png``, ``b.webp.jpg``), or, for
+    hash names, the name plus ``-2``, ``-3`` in input order. A collision that remains is
+    refused (UsageError) before anything is written: never a silent overwrite.
+    """
+    def key(path: str) -> str:
+        return os.path.normcase(path).casefold()
+
+    groups: dict[str, list[int]] = {}
+    for index, job in enumerate(jobs):
+        groups.setdefault(key(job.dst), []).append(index)
+    resolved = list(jobs)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        keeper = next((i for i in members
+                       if Path(jobs[i].dst).name.casefold() == Path(jobs[i].src).name.casefold()),
+                      members[0])
+        for rank, index in enumerate(members):
+            if index == keeper:
+                continue
+            job = jobs[index]
+            src, dst = Path(job.src), Path(job.dst)
+            if dst.stem.casefold() != src.stem.casefold():  # a hash name
+                name = f"{dst.stem}-{rank + 1}{dst.suffix}"
+            else:
+                name = src.name + dst.suffix
+            resolved[index] = Job(job.src, str(dst.with_name(name)), job.config)
+    seen: dict[str, str] = {}
+    for job in resolved:
+        other = seen.setdefault(key(job.dst), job.src)
+        if other != job.src:
+            raise UsageError(f"{job.src} and {other} would both be written to {job.dst}; "
+                             "rename one of them")
+    return resolved
 
 
 def remove_stale_temporaries(output_root: Path) -> int:

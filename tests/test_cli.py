@@ -103,6 +103,54 @@ def test_format_option_converts_and_renames(tmp_path):
     assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
 
 
+def _distinct_images(folder: Path, names: list[str]) -> dict[str, tuple[int, int]]:
+    """One image per name under ``folder``, each of its own size; name -> (width, height)."""
+    folder.mkdir(exist_ok=True)
+    sizes = {}
+    for index, name in enumerate(names):
+        size = (40 + 8 * index, 32)
+        Image.fromarray(rng_image(index, size[1], size[0])).save(folder / name)
+        sizes[name] = size
+    return sizes
+
+
+@pytest.mark.parametrize(("names", "options", "expected"), [
+    (["a.gif", "a.png"], [], {"a.png": "a.png", "a.gif": "a.gif.png"}),
+    (["b.jpg", "b.png", "b.webp"], ["--format", "jpeg"],
+     {"b.jpg": "b.jpg", "b.png": "b.png.jpg", "b.webp": "b.webp.jpg"}),
+    (["c.png", "c.webp"], ["--format", "jpeg"], {"c.png": "c.jpg", "c.webp": "c.webp.jpg"}),
+    (["E.png", "e.png"], [], {"E.png": "E.png", "e.png": "e.png.png"}),  # case-insensitive disks
+])
+def test_inputs_that_meet_at_one_output_name_all_arrive(tmp_path, names, options, expected):
+    """Two inputs mapping to one output name: before the fix one overwrote the other and
+    both reported ok. Each input gets its own output, of its own size."""
+    sizes = _distinct_images(tmp_path / "in", names)
+    report = tmp_path / "r.jsonl"
+    result = invoke(tmp_path / "in", "-o", tmp_path / "out", "--report", report, "--workers",
+                    "1", *options)
+    assert result.exit_code == 0, result.output
+    records = read_report(report)
+    assert {name: Path(records[name]["output"]).name for name in names} == expected
+    for name, output in expected.items():
+        assert Image.open(tmp_path / "out" / output).size == sizes[name]
+
+
+def test_identical_inputs_renamed_by_hash_both_arrive(tmp_path):
+    src = tmp_path / "in"
+    _distinct_images(src, ["x.png"])
+    shutil.copy(src / "x.png", src / "y.png")
+    assert invoke(src, "-o", tmp_path / "out", "--rename", "hash", "--workers", "1").exit_code == 0
+    digest = io.file_sha256(src / "x.png")[:32]
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {f"{digest}.png", f"{digest}-2.png"}
+
+
+def test_a_collision_left_after_renaming_is_refused_before_writing(tmp_path):
+    _distinct_images(tmp_path / "in", ["d.gif", "d.png", "d.gif.png"])
+    result = invoke(tmp_path / "in", "-o", tmp_path / "out", "--workers", "1")
+    assert result.exit_code == 2 and "would both be written to" in result.output
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_usage_errors_exit_with_status_2(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
