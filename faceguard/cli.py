@@ -317,7 +317,7 @@ def watch(inbox: Path, outbox: Path | None, done_dir: Path | None, delete_origin
           quarantine_dir: Path | None, state_dir: Path | None, poll: float | None,
           settle: float, once: bool, show_status: bool, **params) -> None:
     """Clean images as they arrive in INBOX (exactly once, crash-safe)."""
-    from .daemon import Watcher, WatchOptions, read_status
+    from .daemon import Watcher, WatchOptions, check_roles, read_status
 
     if show_status:
         try:
@@ -330,11 +330,9 @@ def watch(inbox: Path, outbox: Path | None, done_dir: Path | None, delete_origin
     if done_dir is not None and delete_originals:
         raise click.UsageError("--done and --delete-originals exclude each other")
     inbox.mkdir(parents=True, exist_ok=True)
-    for name, folder in (("output", outbox), ("done", done_dir)):
-        if folder is not None and (folder.resolve() == inbox.resolve()
-                                   or inbox.resolve() in folder.resolve().parents):
-            raise click.UsageError(f"the {name} folder {folder} is inside the inbox {inbox}")
     try:
+        check_roles({"inbox": inbox, "output": outbox, "done": done_dir,
+                     "quarantine": quarantine_dir})
         config = _config(params)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc

@@ -31,6 +31,7 @@ from . import io
 from .audit import AuditLog, audit_fields
 from .batch import Job, find_images, process_job, remove_stale_temporaries
 from .config import Config
+from .errors import UsageError
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,23 @@ class WatchOptions:
 def is_temporary_name(path: Path) -> bool:
     """Names that are still being written: dot-files, .part, .tmp, ~ and friends."""
     return path.name.startswith(".") or path.name.lower().endswith(_TEMP_SUFFIXES)
+
+
+def check_roles(folders: dict[str, Path | None]) -> None:
+    """Refuse (UsageError) two roles (``name -> folder``; None: not given) in one folder or
+    one inside the other: a done or quarantine folder in the outbox publishes originals
+    with all their metadata, a quarantine folder in the inbox is taken as new input again
+    and again, an outbox in the inbox cleans its own outputs."""
+    given = [(name, folder.resolve()) for name, folder in folders.items() if folder is not None]
+    for index, (name, folder) in enumerate(given):
+        for other_name, other in given[index + 1:]:
+            if folder == other:
+                raise UsageError(f"the {name} and {other_name} folders are the same: {folder}")
+            for inner, inner_name, outer, outer_name in ((folder, name, other, other_name),
+                                                         (other, other_name, folder, name)):
+                if outer in inner.parents:
+                    raise UsageError(f"the {inner_name} folder {inner} is inside the "
+                                     f"{outer_name} folder {outer}")
 
 
 def wanted(path: Path, inbox: Path) -> bool:

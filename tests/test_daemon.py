@@ -241,9 +241,18 @@ def test_audit_log_from_a_run_has_hashes_and_no_pixels(tmp_path):
     assert ok.exit_code == 0 and "2 records, chain intact" in ok.stdout
 
 
-@pytest.mark.parametrize("bad", [["--done", "{in}/done"], ["--done", "x", "--delete-originals"]])
-def test_watch_usage_errors(tmp_path, bad):
-    inbox = tmp_path / "in"
-    args = [a.replace("{in}", str(inbox)) for a in bad]
-    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(tmp_path / "out"), *args])
-    assert result.exit_code == 2
+@pytest.mark.parametrize("bad", [
+    ["--done", "{in}/done"], ["--done", "x", "--delete-originals"],
+    # originals published with their metadata: done or quarantine in (or equal to) the outbox
+    ["--done", "{out}/done"], ["--done", "{out}"], ["--quarantine", "{out}/q"],
+    ["--quarantine", "{out}"],
+    # quarantined files taken as new input again and again
+    ["--quarantine", "{in}/q"], ["--quarantine", "{in}"],
+    ["--done", "{tmp}/d", "--quarantine", "{tmp}/d"], ["--done", "{tmp}/d", "--quarantine", "{tmp}/d/q"],
+])
+def test_watch_refuses_folder_roles_that_overlap(tmp_path, bad):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    args = [a.format(**{"in": inbox, "out": outbox, "tmp": tmp_path}) for a in bad]
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(outbox), "--once", *args])
+    assert result.exit_code == 2, result.output
+    assert not outbox.exists() or not any(outbox.rglob("*"))
