@@ -79,6 +79,31 @@ def test_fusion_covers_every_input_box_cluster(b, threshold):
         assert fused_scores.max() == scores.max()
 
 
+@given(boxes(), st.floats(0.2, 0.8))
+def test_votes_add_support_but_never_move_or_add_boxes(b, threshold):
+    """A vote (a pass that saw the face at a size it does not report) vouches for the
+    cluster it overlaps; it is never a box of its own, never moves one, and a vote from a
+    source already in the cluster adds nothing."""
+    scores = np.linspace(1, 0.1, len(b)).astype(np.float32)
+    sources = np.zeros(len(b), np.int64)
+    plain = weighted_fusion(b, scores, threshold, sources)
+    same = weighted_fusion(b, scores, threshold, sources, votes=b, vote_sources=sources)
+    other = weighted_fusion(b, scores, threshold, sources, votes=b,
+                            vote_sources=np.ones(len(b), np.int64))
+    for fused in (same, other):
+        np.testing.assert_array_equal(fused[0], plain[0])
+        np.testing.assert_array_equal(fused[1], plain[1])
+    np.testing.assert_array_equal(same[2], plain[2])
+    assert (other[2] == plain[2] + 1).all()  # each cluster's first box votes for it
+
+
+def test_a_vote_that_overlaps_nothing_changes_nothing():
+    b = as_boxes([[0, 0, 10, 10]])
+    fused = weighted_fusion(b, np.float32([0.2]), 0.4, np.zeros(1, np.int64),
+                            votes=as_boxes([[50, 50, 60, 60]]), vote_sources=np.ones(1, np.int64))
+    assert fused[2].tolist() == [1]
+
+
 @given(boxes(), st.floats(1.0, 3.0))
 def test_scaling_keeps_the_centre_and_scales_the_sides(b, factor):
     grown = scale_boxes(b, factor)

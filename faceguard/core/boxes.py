@@ -90,19 +90,27 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 
 def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
-                    sources: np.ndarray | None = None
+                    sources: np.ndarray | None = None, *, votes: np.ndarray | None = None,
+                    vote_sources: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fuse overlapping boxes (from several passes) into their score-weighted average.
 
     Clusters are formed greedily around the best remaining box (IoU >= ``iou_threshold``);
     each cluster becomes one box, the score-weighted mean of its members, with the
     cluster's highest score. ``sources`` (N,) ints say which pass found each box.
+    ``votes`` (V, 4) with ``vote_sources`` (V,): boxes that may only vouch for a cluster
+    (a pass that saw the face at a size it does not report): they join no cluster and
+    move no box, but their sources count in the support of every cluster whose first box
+    they overlap by ``iou_threshold``.
     Returns (boxes (M, 4) float32, scores (M,) float32, support (M,) int: how many
-    distinct sources agree on each cluster).
+    distinct sources (members' and votes') agree on each cluster).
     """
     boxes = as_boxes(boxes)
     scores = np.asarray(scores, np.float32)
     sources = np.zeros(len(boxes), np.int64) if sources is None else np.asarray(sources)
+    votes = EMPTY_BOXES if votes is None else as_boxes(votes)
+    vote_sources = np.zeros(len(votes), np.int64) if vote_sources is None \
+        else np.asarray(vote_sources)
     order = np.argsort(-scores, kind="stable")
     fused_boxes, fused_scores, support = [], [], []
     while order.size:
@@ -111,7 +119,9 @@ def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
         weights = scores[members][:, None]
         fused_boxes.append((boxes[members] * weights).sum(0) / max(float(weights.sum()), 1e-12))
         fused_scores.append(scores[members].max())
-        support.append(len(np.unique(sources[members])))
+        vouching = vote_sources[iou_matrix(boxes[order[:1]], votes)[0] >= iou_threshold] \
+            if len(votes) else vote_sources[:0]
+        support.append(len(np.union1d(sources[members], vouching)))
         order = order[overlap < iou_threshold]
     if not fused_boxes:
         return EMPTY_BOXES.copy(), np.zeros(0, np.float32), np.zeros(0, np.int64)
