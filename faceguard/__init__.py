@@ -8,6 +8,8 @@ Public API::
 
 Importing faceguard loads no model; the detector is loaded on first use, once per process.
 """
+__version__ = "0.1.0"  # first: modules imported below read it
+
 from .config import Config, Mode, OutputFormat
 from .core.masks import MaskShape
 from .errors import (
@@ -20,8 +22,6 @@ from .errors import (
 )
 from .pipeline import anonymize, process_file
 from .types import Detection, Result
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Config", "DecodeError", "Detection", "DetectionError", "FaceguardError", "MaskShape", "Mode",

@@ -8,6 +8,7 @@ process, and the one that crashes again is reported as an error.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from pathlib import Path
 from . import io, models
 from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
+from .ledger import Ledger, Verdict
 from .pipeline import process_file
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class Job:
     src: str
     dst: str
     config: Config
+    ledger: str | None = None  # the output folder whose ledger records this output
 
 
 @dataclass
@@ -106,9 +109,10 @@ def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
 def plan_jobs(input_path: Path, output_root: Path, config: Config,
               rename: Rename = Rename.KEEP) -> list[Job]:
     """Check the paths and list one Job per input image (``input_path``: a folder or a file)."""
+    ledger = str(output_root)
     if input_path.is_file():
         return [Job(str(input_path), str(output_path(input_path, input_path.parent, output_root,
-                                                     config, rename)), config)]
+                                                     config, rename)), config, ledger)]
     if not input_path.is_dir():
         raise UsageError(f"{input_path}: not a folder or a file")
     inp, out = input_path.resolve(), output_root.resolve()
@@ -121,7 +125,7 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
         except OSError as exc:  # unreadable for hashing: let the worker report it
             dst = output_root / src.relative_to(input_path)
             log.debug("cannot hash %s: %s", src, exc)
-        jobs.append(Job(str(src), str(dst), config))
+        jobs.append(Job(str(src), str(dst), config, ledger))
     return resolve_collisions(jobs)
 
 
@@ -159,7 +163,7 @@ def resolve_collisions(jobs: list[Job]) -> list[Job]:
                 name = f"{dst.stem}-{rank + 1}{dst.suffix}"
             else:
                 name = src.name + dst.suffix
-            resolved[index] = Job(job.src, str(dst.with_name(name)), job.config)
+            resolved[index] = dataclasses.replace(job, dst=str(dst.with_name(name)))
     seen: dict[str, str] = {}
     for job in resolved:
         other = seen.setdefault(key(job.dst), job.src)
@@ -184,7 +188,8 @@ def process_job(job: Job) -> dict:
     started = time.perf_counter()
     record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
     try:
-        result = process_file(job.src, job.dst, config=job.config)
+        result = process_file(job.src, job.dst, config=job.config,
+                              ledger=Ledger(job.ledger) if job.ledger else None)
     except FaceguardError as exc:
         record["error"] = str(exc)
     except MemoryError:
@@ -251,7 +256,10 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
 
     ``worker`` is the picklable function each process runs on a job (process_job).
 
-    Existing outputs are skipped unless ``overwrite`` (so a re-run resumes a batch).
+    Unless ``overwrite``, an existing output that the job's ledger shows to be this tool's
+    output of the same input with the same options is skipped (a re-run resumes a batch);
+    one made from another input or with other options is redone; any other file there is
+    left as it is and the input reported as an error.
     Ctrl-C or SIGTERM stops the workers, which remove their temporary files; the
     KeyboardInterrupt then propagates to the caller.
     """
@@ -263,11 +271,20 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
         on_record(record)
 
     pending: deque[Job] = deque()
+    ledgers: dict[str, Ledger] = {}
     for job in jobs:
-        if not overwrite and os.path.exists(job.dst):
-            emit(skipped_record(job))
-        else:
+        if overwrite or not os.path.exists(job.dst):
             pending.append(job)
+            continue
+        verdict = _existing_output(job, ledgers)
+        if verdict is Verdict.OURS:
+            emit(skipped_record(job))
+        elif verdict is Verdict.STALE:
+            pending.append(job)
+        else:
+            emit({**skipped_record(job), "output": None, "status": "error",
+                  "error": f"{job.dst} already exists and is not faceguard's output of this "
+                           "file; left as it is (--overwrite replaces it)"})
     suspects = _run_pool(pending, workers, emit, worker)
     for job in suspects:  # files in flight when a worker died: one at a time, alone
         leftover = _run_pool(deque([job]), 1, emit, worker)
@@ -276,6 +293,19 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
                   "error": "the worker process crashed while decoding or processing this file"})
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _existing_output(job: Job, ledgers: dict[str, Ledger]) -> Verdict:
+    """Whether the file already at ``job.dst`` is this tool's output of ``job.src`` with
+    its options (see ledger; ``ledgers`` caches them by folder). Without a ledger (jobs
+    made by hand), any file is trusted."""
+    if job.ledger is None:
+        return Verdict.OURS
+    ledger = ledgers.setdefault(job.ledger, Ledger(job.ledger))
+    try:
+        return ledger.verdict(job.src, job.dst, job.config)
+    except OSError:  # the input or the output cannot be read: redo, and report what fails
+        return Verdict.STALE
 
 
 def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None],

@@ -22,6 +22,7 @@ from .detect import text as ocr
 from .detect.faces import BASE_SIDE, detect_faces
 from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError
+from .ledger import Ledger
 from .types import CardFinding, Detection, Result, TextFinding
 
 log = logging.getLogger(__name__)
@@ -168,7 +169,8 @@ def output_format_for(src_format: str, dst: str | os.PathLike, config: Config) -
 
 
 def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
-                 config: Config | None = None, keep_pixels: bool = False) -> Result:
+                 config: Config | None = None, keep_pixels: bool = False,
+                 ledger: Ledger | None = None) -> Result:
     """Read ``src``, hide its faces, and write a metadata-free copy to ``dst`` atomically.
 
     When no pixel has to change (no face found, or ``config.metadata_only``) and the format
@@ -178,7 +180,8 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
 
     Fail closed: if decoding, detection, encoding or the final check fails, a
     FaceguardError is raised and nothing is written at ``dst``. ``src`` is never modified.
-    The Result's ``image`` is kept only with ``keep_pixels`` (it can be large).
+    The Result's ``image`` is kept only with ``keep_pixels`` (it can be large). With a
+    ``ledger``, the output is promised there before it is renamed into place.
     """
     config = config or Config()
     if Path(src).resolve() == Path(dst).resolve():
@@ -201,9 +204,11 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
         result.image = decoded.image
     if data is None:
         data = _encode(result.image, decoded, fmt, config)
-    io.write_atomic(dst, data)
     result.input_sha256 = hashlib.sha256(decoded.source).hexdigest()
     result.output_sha256 = hashlib.sha256(data).hexdigest()
+    if ledger is not None:
+        ledger.promise(dst, result.output_sha256, result.input_sha256, config)
+    io.write_atomic(dst, data)
     icc_kept = config.keep_icc and (decoded.icc_profile is not None or result.lossless)
     result.metadata_removed = [m for m in decoded.metadata_found
                                if not (m == "icc_profile" and icc_kept)]

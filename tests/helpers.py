@@ -1,8 +1,25 @@
-"""Helpers shared by the tests: the judge's 'hidden' criterion and textured images."""
+"""Helpers shared by the tests: the judge's 'hidden' criterion, textured images and what
+an output folder holds."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from faceguard.ledger import LEDGER
+
+
+def written_names(folder: Path) -> list[str]:
+    """The names in an output folder, sorted, without faceguard's ledger folder (which
+    `run` keeps there for resuming); temporary files are listed."""
+    return sorted(p.name for p in folder.iterdir() if p.name != LEDGER.parts[0])
+
+
+def written_files(folder: Path) -> list[Path]:
+    """Every file under an output folder, sorted, outside faceguard's ledger folder."""
+    ledger = folder / LEDGER.parts[0]
+    return sorted(p for p in folder.rglob("*") if p.is_file() and ledger not in p.parents)
 
 
 def highpass(grey: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from PIL import Image
 from faceguard import io
 from faceguard.cli import main
 
-from .helpers import rng_image
+from .helpers import rng_image, written_files, written_names
 
 REPORT_KEYS = {"input", "output", "status", "error", "faces", "metadata_removed", "seconds"}
 
@@ -99,7 +99,7 @@ def test_format_option_converts_and_renames(tmp_path):
     cv2.imwrite(str(src / "a.png"), rng_image(1))
     Image.fromarray(rng_image(2)).save(src / "b.tif")
     assert invoke(src, "-o", tmp_path / "out", "--format", "jpeg", "--workers", "1").exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg", "b.jpg"]
+    assert written_names(tmp_path / "out") == ["a.jpg", "b.jpg"]
     assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
 
 
@@ -141,14 +141,14 @@ def test_identical_inputs_renamed_by_hash_both_arrive(tmp_path):
     shutil.copy(src / "x.png", src / "y.png")
     assert invoke(src, "-o", tmp_path / "out", "--rename", "hash", "--workers", "1").exit_code == 0
     digest = io.file_sha256(src / "x.png")[:32]
-    assert {p.name for p in (tmp_path / "out").iterdir()} == {f"{digest}.png", f"{digest}-2.png"}
+    assert set(written_names(tmp_path / "out")) == {f"{digest}.png", f"{digest}-2.png"}
 
 
 def test_a_collision_left_after_renaming_is_refused_before_writing(tmp_path):
     _distinct_images(tmp_path / "in", ["d.gif", "d.png", "d.gif.png"])
     result = invoke(tmp_path / "in", "-o", tmp_path / "out", "--workers", "1")
     assert result.exit_code == 2 and "would both be written to" in result.output
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists() or not written_names(tmp_path / "out")
 
 
 def test_usage_errors_exit_with_status_2(tmp_path):
@@ -186,8 +186,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path):
 def test_one_worker_and_two_workers_write_identical_files(photo_folder, tmp_path):
     invoke(photo_folder, "-o", tmp_path / "one", "--workers", "1")
     invoke(photo_folder, "-o", tmp_path / "two", "--workers", "2")
-    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*.*")}
-    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*.*")}
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in written_files(tmp_path / "one")}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in written_files(tmp_path / "two")}
     assert one == two and len(one) == 3
 
 
@@ -239,14 +239,14 @@ def test_an_interrupted_run_leaves_only_whole_files(tmp_path, sig):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
-    written = sorted(p.name for p in out.iterdir())
+    written = written_names(out)
     assert written and len(written) < 12
     assert not [n for n in written if n.startswith(".")]
     for name in written:
         assert Image.open(out / name).size == (2000, 1500)
         Image.open(out / name).load()
-    # resuming finishes the rest and skips what is done
-    resumed = invoke(src, "-o", out, "--report", report, "--workers", "2")
+    # resuming with the same options finishes the rest and skips what is done
+    resumed = invoke(src, "-o", out, "--report", report, "--workers", "2", "--format", "png")
     assert resumed.exit_code == 0
     statuses = [r["status"] for r in read_report(report).values()]
     assert statuses.count("skipped") == len(written) and len(statuses) == 12
@@ -260,7 +260,7 @@ def test_kill_9_temporaries_are_removed_on_the_next_run(tmp_path):
     stale = tmp_path / "out" / f"{io.TEMP_PREFIX}abc.part"
     stale.write_bytes(b"half a file")
     assert invoke(src, "-o", tmp_path / "out", "--workers", "1").exit_code == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+    assert written_names(tmp_path / "out") == ["a.png"]
 
 
 def test_metadata_folder_comes_out_with_no_leak(shared_data, tmp_path, metadata_leaks):
@@ -268,7 +268,7 @@ def test_metadata_folder_comes_out_with_no_leak(shared_data, tmp_path, metadata_
     result = invoke(shared_data / "metadata", "-o", out, "--workers", "2")
     assert result.exit_code in (0, 1)
     inputs = [p for p in (shared_data / "metadata").rglob("*") if p.is_file()]
-    outputs = [p for p in out.rglob("*") if p.is_file()]
+    outputs = written_files(out)
     found = {path: leaks for path, leaks in metadata_leaks(outputs).items() if leaks}
     assert found == {}
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
