@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import math
@@ -16,10 +17,11 @@ from .anonymize import anonymizer_for
 from .anonymize.documents import DocumentHider, TextHider
 from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
 from .core import quads
-from .core.boxes import clip_boxes
+from .core.alpha import distinct_views, has_transparency, seen_views
+from .core.boxes import clip_boxes, nms
 from .detect import cards as card_detection
 from .detect import text as ocr
-from .detect.faces import BASE_SIDE, detect_faces
+from .detect.faces import BASE_SIDE, FUSION_IOU, detect_faces
 from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError
 from .ledger import Ledger
@@ -52,6 +54,9 @@ def anonymize_decoded(decoded: io.DecodedImage, config: Config) -> Result:
     scale where the detection passes allow it, and the full image is decoded only when
     something is to be hidden (or looked for at full size). The Result's ``image`` is None
     when nothing was hidden: the file's own pixels stand."""
+    if has_transparency(decoded.alpha):  # looked for in every form it can be shown in
+        image = decoded.image
+        return _anonymize(lambda: image, image, (1.0, 1.0), config, alpha=decoded.alpha)
     view, factors = decoded.view(view_side(config))
     return _anonymize(lambda: decoded.image, view, factors, config)
 
@@ -66,34 +71,77 @@ def view_side(config: Config) -> int:
 
 
 def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[float, float],
-               config: Config) -> Result:
+               config: Config, alpha: np.ndarray | None = None) -> Result:
     """Find on ``view`` (the image scaled by ``factors`` (x, y)) and hide in ``full()`` (the
     (H, W, 3) uint8 RGB image, called only when needed); Result.image is None when nothing
-    was found."""
+    was found.
+
+    alpha : (H, W) uint8 opacity of an image with transparency (``view`` is then the full
+        image): faces, documents and text are looked for in every form the image can be
+        shown in (core.alpha.seen_views) and hidden in the RGB planes and in the alpha,
+        returned as Result.alpha.
+    """
+    views = [view] if alpha is None else distinct_views(seen_views(view, alpha))
     with _failures_as("face detection"):
-        boxes, scores = detect_faces(view, **config.detection, image_scale=min(factors))
+        boxes, scores = _faces_in(views, config, min(factors))
         boxes = boxes / np.float32([factors[0], factors[1], factors[0], factors[1]])
     with _failures_as("document or text detection"):
         documents, lines = _documents_and_lines(full, config)
+        for shown in views[1:]:
+            more_documents, more_lines = _documents_and_lines(lambda shown=shown: shown, config)
+            documents, lines = documents + more_documents, lines + more_lines
     if not (len(boxes) or documents or lines):
         return Result(image=None)
     image = full()
     boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
     with _failures_as(f"{config.mode.value} anonymization"):
         hidden, regions, treatments = anonymizer_for(config).hide(image, boxes)
+        hidden = _hide_found(hidden, documents, lines, config)
+        if alpha is not None:
+            alpha = _hidden_alpha(alpha, boxes, documents, lines, config)
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r), treatment=t)
                   for b, s, r, t in zip(boxes, scores, regions, treatments)]
-    if config.cards is CardPolicy.WHOLE and documents:
-        hidden = _hide_documents(hidden, documents, config)
-    elif documents:  # --cards fields reads only inside each outline
-        hidden = _hide_spilling(hidden, documents)
-    if lines:
-        hidden = TextHider()(hidden, [_line_margin(line.quad) for line in lines])
     cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,
                          score=d.score) for d in documents]
     texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
-    return Result(image=hidden, detections=detections, cards=cards, texts=texts)
+    return Result(image=hidden, alpha=alpha, detections=detections, cards=cards, texts=texts)
+
+
+def _faces_in(views: list[np.ndarray], config: Config, image_scale: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The faces found in any of ``views`` (same size, (H, W, 3) uint8 RGB): boxes (N, 4)
+    float32 in their pixels and scores (N,), one box where several views found one face."""
+    found = [detect_faces(shown, **config.detection, image_scale=image_scale) for shown in views]
+    if len(found) == 1:
+        return found[0]
+    boxes = np.concatenate([b for b, _ in found])
+    scores = np.concatenate([s for _, s in found])
+    keep = nms(boxes, scores, FUSION_IOU)
+    return boxes[keep], scores[keep]
+
+
+def _hide_found(image: np.ndarray, documents: list[card_detection.Document],
+                lines: list[SensitiveLine], config: Config) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 RGB with the documents (per --cards) and lines hidden."""
+    if config.cards is CardPolicy.WHOLE and documents:
+        image = _hide_documents(image, documents, config)
+    elif documents:  # --cards fields reads only inside each outline
+        image = _hide_spilling(image, documents)
+    if lines:
+        image = TextHider()(image, [_line_margin(line.quad) for line in lines])
+    return image
+
+
+def _hidden_alpha(alpha: np.ndarray, boxes: np.ndarray, documents: list[card_detection.Document],
+                  lines: list[SensitiveLine], config: Config) -> np.ndarray:
+    """``alpha`` (H, W) uint8 with the same regions hidden as in the colour planes: blurred
+    or pixelated as they are (a synthetic face: blurred), or made opaque for --mode fill."""
+    mode = Mode.BLUR if config.mode is Mode.SYNTHETIC else config.mode
+    as_alpha = dataclasses.replace(config, mode=mode, fill_color=(255, 255, 255))
+    grey = np.repeat(alpha[:, :, None], 3, axis=2)
+    grey, _regions, _treatments = anonymizer_for(as_alpha).hide(grey, boxes)
+    return np.ascontiguousarray(_hide_found(grey, documents, lines, as_alpha)[:, :, 0])
 
 
 def _hide_documents(image: np.ndarray, documents: list[card_detection.Document],
@@ -203,7 +251,7 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     if result.image is None and (data is None or keep_pixels):
         result.image = decoded.image
     if data is None:
-        data = _encode(result.image, decoded, fmt, config)
+        data = _encode(result.image, decoded, fmt, config, alpha=result.alpha)
     result.input_sha256 = hashlib.sha256(decoded.source).hexdigest()
     result.output_sha256 = hashlib.sha256(data).hexdigest()
     if ledger is not None:
@@ -260,11 +308,14 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     return data
 
 
-def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Config) -> bytes:
-    """Encode pixels into a fresh file with no metadata, and check it."""
+def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Config,
+            alpha: np.ndarray | None = None) -> bytes:
+    """Encode pixels (with ``alpha``, else the input's own) into a fresh file with no
+    metadata, and check it."""
     reuse_tables = fmt == "JPEG" and decoded.is_jpeg
     data, size = io.encode_image(
-        image, decoded.alpha, fmt, icc_profile=decoded.icc_profile if config.keep_icc else None,
+        image, decoded.alpha if alpha is None else alpha, fmt,
+        icc_profile=decoded.icc_profile if config.keep_icc else None,
         jpeg_quality=config.jpeg_quality, webp_quality=config.webp_quality,
         jpeg_tables=decoded.jpeg_tables if reuse_tables else None,
         jpeg_subsampling=decoded.jpeg_subsampling if reuse_tables else -1,

@@ -92,6 +92,9 @@ class Result:
 
     image : ndarray of shape (H, W, 3), uint8, RGB -- the anonymized pixels (None when
         only a file was processed and the pixels were not kept).
+    alpha : ndarray of shape (H, W), uint8 -- the opacity with the found regions hidden too,
+        for an input with transparency where something was found; None otherwise (the
+        input's own opacity, if any, stands).
     detections : the faces found, in pixels of the upright image.
     cards : the identity documents found and hidden (whole or by field).
     texts : the text lines with identity numbers that were hidden.
@@ -102,6 +105,7 @@ class Result:
     """
 
     image: np.ndarray | None
+    alpha: np.ndarray | None = None
     detections: list[Detection] = field(default_factory=list)
     cards: list[CardFinding] = field(default_factory=list)
     texts: list[TextFinding] = field(default_factory=list)

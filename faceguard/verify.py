@@ -14,6 +14,7 @@ from PIL import Image
 from . import io
 from .batch import find_images
 from .config import Config
+from .core.alpha import has_transparency, seen_views
 from .core.boxes import to_pixel_boxes
 from .detect.faces import detect_faces
 from .errors import FaceguardError
@@ -75,31 +76,52 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
             decoded = io.decode_image(data, max_pixels=10**9)
         except FaceguardError as exc:
             return findings + [Finding(name, "unreadable", str(exc))]
-        boxes, scores = detect_faces(decoded.image, threshold=threshold)
-        findings += [Finding(name, "face", f"face still detectable (score {s:.2f})", tuple(b))
-                     for b, s in zip(boxes, scores)]
+        views = _shown(decoded.image, decoded.alpha)
+        for shown, how in zip(views, VIEW_NAMES[1:] if len(views) > 1 else VIEW_NAMES):
+            boxes, scores = detect_faces(shown, threshold=threshold)
+            findings += [Finding(name, "face", f"face still detectable{how} (score {s:.2f})",
+                                 tuple(b)) for b, s in zip(boxes, scores)]
     return findings
+
+
+# how each of core.alpha.seen_views shows an image with transparency, for the findings
+VIEW_NAMES = ("", " in the colour planes", " over white", " over black", " in the alpha",
+              " in the alpha's negative")
+
+
+def _shown(image: np.ndarray, alpha: np.ndarray | None) -> list[np.ndarray]:
+    """The forms to look for faces in: the image, or every form an image with
+    transparency can be shown in (in the order of VIEW_NAMES[1:])."""
+    return seen_views(image, alpha) if has_transparency(alpha) else [image]
 
 
 def unchanged_faces(source: Path, output: Path, config: Config | None = None) -> list[Finding]:
     """Faces detected in ``source`` whose region in ``output`` kept its fine detail."""
     config = config or Config()
     try:
-        before = io.read_image(source, max_pixels=config.max_pixels).image
-        after = io.read_image(output, max_pixels=config.max_pixels).image
+        before = io.read_image(source, max_pixels=config.max_pixels)
+        after = io.read_image(output, max_pixels=config.max_pixels)
     except FaceguardError as exc:
         return [Finding(str(output), "unreadable", str(exc))]
-    height = min(before.shape[0], after.shape[0])
-    width = min(before.shape[1], after.shape[1])
-    before, after = before[:height, :width], after[:height, :width]
-    boxes, _ = detect_faces(before, **config.detection)
-    grey_before, grey_after = _highpass(before), _highpass(after)
+    height = min(before.image.shape[0], after.image.shape[0])
+    width = min(before.image.shape[1], after.image.shape[1])
+    # an input with transparency is compared in every form it can be shown in; an output
+    # that lost its alpha (--format jpeg) is compared with those forms as it is
+    shown_before = _shown(before.image[:height, :width],
+                          None if before.alpha is None else before.alpha[:height, :width])
+    shown_after = _shown(after.image[:height, :width],
+                         None if after.alpha is None else after.alpha[:height, :width])
+    if len(shown_after) < len(shown_before):
+        shown_after = shown_after * len(shown_before)
     findings = []
-    for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height)):
-        if x1 - x0 >= 2 and y1 - y0 >= 2 and _ncc(grey_before[y0:y1, x0:x1],
-                                                   grey_after[y0:y1, x0:x1]) >= UNCHANGED_NCC:
-            findings.append(Finding(str(output), "unchanged_face",
-                                    f"face region of {source} is unchanged", tuple(box)))
+    for view_before, view_after in zip(shown_before, shown_after):
+        boxes, _ = detect_faces(view_before, **config.detection)
+        grey_before, grey_after = _highpass(view_before), _highpass(view_after)
+        for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height)):
+            if x1 - x0 >= 2 and y1 - y0 >= 2 and _ncc(grey_before[y0:y1, x0:x1],
+                                                       grey_after[y0:y1, x0:x1]) >= UNCHANGED_NCC:
+                findings.append(Finding(str(output), "unchanged_face",
+                                        f"face region of {source} is unchanged", tuple(box)))
     return findings
 
 

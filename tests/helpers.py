@@ -2,11 +2,14 @@
 an output folder holds."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
+from click.testing import CliRunner
 
+from faceguard.cli import main
 from faceguard.ledger import LEDGER
 
 
@@ -49,3 +52,11 @@ def rng_image(seed: int, height: int = 120, width: int = 160) -> np.ndarray:
     base = np.linspace(0, 200, width, dtype=np.float32)[None, :, None]
     noise = rng.normal(0, 30, (height, width, 3))
     return np.clip(base + noise + 30, 0, 255).astype(np.uint8)
+
+
+def verify_json(*args) -> tuple[int, list[str], str]:
+    """`faceguard verify --json ARGS...`: (exit status, the findings' kinds, the output)."""
+    result = CliRunner().invoke(main, ["verify", *map(str, args), "--json"],
+                                catch_exceptions=False)
+    kinds = [json.loads(line)["kind"] for line in result.stdout.splitlines()]
+    return result.exit_code, kinds, result.stdout
