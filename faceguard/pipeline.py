@@ -23,7 +23,7 @@ from .detect import cards as card_detection
 from .detect import text as ocr
 from .detect.faces import BASE_SIDE, FUSION_IOU, detect_faces
 from .detect.fields import SensitiveLine, sensitive_lines
-from .errors import DetectionError, FaceguardError
+from .errors import DetectionError, FaceguardError, MetadataError
 from .ledger import Ledger
 from .types import CardFinding, Detection, Result, TextFinding
 
@@ -272,6 +272,9 @@ def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
         return None
     try:
         data = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
+        if decoded.is_jpeg and (warnings := metadata.jpeg.decoder_warnings(data)):
+            # bytes the decoder does not use would be copied too: re-encode
+            raise MetadataError(f"the JPEG data is not exact ({warnings[0]})")
         io.check_clean(data, decoded.size, same_pixels_as=decoded)
     except FaceguardError as exc:  # the pixel path below is always available and safe
         log.info("lossless cleaning not possible (%s); re-encoding the pixels", exc)

@@ -71,6 +71,8 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
         findings.append(Finding(name, "trailer", "data after the JPEG end-of-image marker"))
     if (count := jpeg.embedded_jpegs(data)) > 0:
         findings.append(Finding(name, "embedded_jpeg", f"{count} JPEG stream(s) inside the file"))
+    if im.format in io.JPEG_FORMATS and (warnings := jpeg.decoder_warnings(data)):
+        findings.append(Finding(name, "hidden_data", f"the decoder skips bytes: {warnings[0]}"))
     if faces:
         try:
             decoded = io.decode_image(data, max_pixels=10**9)

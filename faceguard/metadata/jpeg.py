@@ -5,7 +5,13 @@ read past the end; a malformed structure raises MetadataError.
 """
 from __future__ import annotations
 
+import os
 import struct
+import sys
+import tempfile
+
+import cv2
+import numpy as np
 
 from ..errors import MetadataError
 
@@ -175,3 +181,27 @@ def _looks_like_jpeg(data: bytes, pos: int) -> bool:
             return False
         seg += 2 + length
     return seg < len(data) and data[seg] == 0xFF
+
+
+def decoder_warnings(data: bytes) -> list[str]:
+    """What libjpeg warns about while decoding ``data``, one line each (none for a clean file).
+
+    Bytes hidden at the end of a scan, byte-stuffed so that no marker shows (a whole JPEG
+    can hide there), are skipped by every decoder, and a lossless copy would carry them:
+    libjpeg then warns "Corrupt JPEG data: N extraneous bytes before marker 0xd9". OpenCV's
+    libjpeg prints its warnings on the process's standard error, so it is sent to a
+    temporary file while the image is decoded at 1/8 scale in grey (every coefficient is
+    still entropy-decoded; 10-40 ms for an 8-MP photo).
+    """
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            os.dup2(sink.fileno(), 2)
+            cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_GRAYSCALE_8)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        text = sink.read().decode("utf-8", "replace")
+    return [line.strip() for line in text.splitlines() if "JPEG" in line]
