@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import io as stdio
 import json
+import struct
+import zlib
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from faceguard.cli import main
-from faceguard.metadata import jpeg
+from faceguard.metadata import jpeg, png, webp
 
 from .helpers import rng_image, verify_json
 
@@ -61,3 +64,92 @@ def test_a_clean_jpeg_still_takes_the_lossless_path(tmp_path):
     inputs.mkdir()
     (inputs / "a.jpg").write_bytes(jpeg_bytes(3))
     assert run(inputs, outputs)["pixels"] == "unchanged"
+
+
+def inflate_idat(data: bytes) -> bytes:
+    return zlib.decompress(b"".join(p for k, p in png.chunks(data) if k == b"IDAT"))
+
+
+def png_bytes(seed: int) -> bytes:
+    out = stdio.BytesIO()
+    Image.fromarray(rng_image(seed)).save(out, "PNG")
+    return out.getvalue()
+
+
+def with_chunks(data: bytes, extra: list[tuple[bytes, bytes]], replace_idat: bytes | None = None
+                ) -> bytes:
+    """A PNG with ``extra`` chunks after IHDR (and its IDAT payload replaced)."""
+    found = png.chunks(data)
+    parts = [png.SIGNATURE, png.chunk(*found[0])]
+    parts += [png.chunk(kind, payload) for kind, payload in extra]
+    for index, (kind, payload) in enumerate(found[1:]):
+        if kind == b"IDAT" and replace_idat is not None:
+            first = index == next(i for i, (k, _) in enumerate(found[1:]) if k == b"IDAT")
+            if not first:
+                continue
+            payload = replace_idat
+        parts.append(png.chunk(kind, payload))
+    return b"".join(parts)
+
+
+def clean(tmp_path, name: str, data: bytes) -> tuple[dict, bytes]:
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    (inputs / name).write_bytes(data)
+    Image.open(inputs / name).load()  # the crafted input still opens
+    record = run(inputs, outputs)
+    return record, (outputs / name).read_bytes()
+
+
+def test_bytes_after_the_adobe_fields_are_not_copied(tmp_path):
+    cover = jpeg_bytes(4)
+    body = b"Adobe\x00\x64\x00\x00\x00\x00\x01" + CANARY
+    segment = b"\xff\xee" + struct.pack(">H", len(body) + 2) + body
+    record, data = clean(tmp_path, "a.jpg", cover[:2] + segment + cover[2:])
+    assert record["pixels"] == "unchanged" and CANARY not in data
+    assert b"Adobe\x00\x64\x00\x00\x00\x00\x01" in data  # the colour transform is kept
+
+
+@pytest.mark.parametrize("kind, fields", [(b"pHYs", b"\x00\x00\x0b\x13\x00\x00\x0b\x13\x01"),
+                                          (b"gAMA", b"\x00\x00\xb1\x8f"),
+                                          (b"tRNS", b"\x00\x01\x00\x02\x00\x03")])
+def test_payload_after_a_png_chunks_fields_is_not_copied(tmp_path, kind, fields):
+    record, data = clean(tmp_path, "a.png", with_chunks(png_bytes(5), [(kind, fields + CANARY)]))
+    assert record["status"] == "ok" and CANARY not in data
+    assert png.chunk(kind, fields) in data
+
+
+def test_data_after_the_png_zlib_stream_or_the_last_scanline_is_not_copied(tmp_path):
+    cover = png_bytes(6)
+    scanlines = inflate_idat(cover)
+    after_stream = zlib.compress(scanlines) + CANARY
+    record, data = clean(tmp_path, "a.png", with_chunks(cover, [], replace_idat=after_stream))
+    assert record["pixels"] == "re-encoded" and CANARY not in data
+    extra_rows = zlib.compress(scanlines + b"\x00" + CANARY * 40)
+    (tmp_path / "in" / "a.png").write_bytes(with_chunks(cover, [], replace_idat=extra_rows))
+    record = run(tmp_path / "in", tmp_path / "again")
+    assert CANARY not in inflate_idat((tmp_path / "again" / "a.png").read_bytes())
+
+
+def webp_chunk(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+
+
+def webp_file(*chunks: bytes) -> bytes:
+    body = b"WEBP" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_chunks_inside_a_webp_frame_are_not_copied(tmp_path):
+    """A one-frame animation is not refused as an animation; its ANMF frame carried an
+    unknown chunk that the lossless path copied whole."""
+    out = stdio.BytesIO()
+    Image.fromarray(rng_image(7)).save(out, "WEBP", lossless=True)
+    (_, bitstream), = webp.chunks(out.getvalue())
+    canvas = struct.pack("<I", 160 - 1)[:3] + struct.pack("<I", 120 - 1)[:3]
+    frame = (b"\x00" * 6 + canvas + b"\x00\x00\x00\x00" + webp_chunk(b"VP8L", bitstream)
+             + webp_chunk(b"XYZW", CANARY))
+    animated = webp_file(webp_chunk(b"VP8X", b"\x02\x00\x00\x00" + canvas),
+                         webp_chunk(b"ANIM", b"\x00" * 6), webp_chunk(b"ANMF", frame))
+    record, data = clean(tmp_path, "a.webp", animated)
+    assert record["status"] == "ok" and record["pixels"] == "re-encoded" and CANARY not in data

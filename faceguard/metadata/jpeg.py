@@ -127,7 +127,7 @@ def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
         if jfif and marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
             out += _jfif_without_thumbnail(payload)
         elif keep(marker, payload):
-            out += data[pos:pos + 2 + length]
+            out += _adobe_rebuilt(payload) if marker == APP14 else data[pos:pos + 2 + length]
         pos += 2 + length
         if marker == SOS:
             end = _scan_entropy_data(data, pos)
@@ -139,6 +139,16 @@ def _jfif_without_thumbnail(payload: bytes) -> bytes:
     """A JFIF APP0 segment with the same version and density but no thumbnail."""
     body = payload[:12] + b"\x00\x00"  # identifier, version, units, densities; 0x0 thumbnail
     return b"\xff\xe0" + struct.pack(">H", len(body) + 2) + body
+
+
+def _adobe_rebuilt(payload: bytes) -> bytes:
+    """An Adobe APP14 segment rebuilt from the fields a decoder reads (version and colour
+    transform), so nothing that follows them in the input (a hidden payload) is copied;
+    flags are zero. One too short to hold them is dropped: libjpeg ignores it too."""
+    if len(payload) < 12:
+        return b""
+    body = b"Adobe" + payload[5:7] + b"\x00\x00\x00\x00" + payload[11:12]
+    return bytes([0xFF, APP14]) + struct.pack(">H", len(body) + 2) + body
 
 
 def _scan_entropy_data(data: bytes, pos: int) -> int:

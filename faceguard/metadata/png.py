@@ -77,7 +77,9 @@ def strip(data: bytes, *, keep_icc: bool) -> bytes:
     """
     parts = [SIGNATURE]
     found = chunks(data)
+    header = Header.parse(found[0][1] if found[0][0] == b"IHDR" else b"")
     has_srgb = any(kind == b"sRGB" for kind, _ in found)
+    palette = sum(len(payload) // 3 for kind, payload in found if kind == b"PLTE")
     for kind, payload in found:
         if kind == b"iCCP" and keep_icc and not has_srgb:
             if not is_srgb_profile(_profile_bytes(payload)):
@@ -85,8 +87,88 @@ def strip(data: bytes, *, keep_icc: bool) -> bytes:
             kind, payload = b"sRGB", b"\x00"  # perceptual rendering intent
         elif kind not in _DISPLAY_CHUNKS:
             continue
+        elif kind != b"IDAT":
+            payload = _fields(kind, payload, header, palette)
+            if payload is None:
+                continue
         parts.append(chunk(kind, payload))
+    check_image_data(b"".join(payload for kind, payload in found if kind == b"IDAT"), header)
     return b"".join(parts)
+
+
+class Header:
+    """IHDR's fields: width, height, bit depth, colour type, interlace method."""
+
+    def __init__(self, width: int, height: int, depth: int, colour: int, interlace: int):
+        self.width, self.height, self.depth = width, height, depth
+        self.colour, self.interlace = colour, interlace
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Header:
+        if len(payload) < 13:
+            raise MetadataError("PNG has no valid IHDR chunk first")
+        width, height, depth, colour, _compression, _filter, interlace = \
+            struct.unpack(">IIBBBBB", payload[:13])
+        if colour not in _CHANNELS or interlace not in (0, 1) or depth not in (1, 2, 4, 8, 16):
+            raise MetadataError("PNG IHDR holds values no decoder accepts")
+        return cls(width, height, depth, colour, interlace)
+
+    def row_bytes(self, width: int) -> int:
+        """Bytes of one filtered scanline of ``width`` pixels, the filter byte included."""
+        return 1 + (width * _CHANNELS[self.colour] * self.depth + 7) // 8
+
+    def raw_size(self) -> int:
+        """Bytes that inflating IDAT must give: every scanline of every pass, nothing more."""
+        if not self.interlace:
+            return self.height * self.row_bytes(self.width)
+        total = 0
+        for x0, y0, dx, dy in _ADAM7:
+            width = (self.width - x0 + dx - 1) // dx if self.width > x0 else 0
+            height = (self.height - y0 + dy - 1) // dy if self.height > y0 else 0
+            total += height * self.row_bytes(width) if width and height else 0
+        return total
+
+
+# channels per colour type; Adam7's passes as (x0, y0, dx, dy)
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+          (0, 1, 1, 2)]
+# fixed payload size of each display chunk (tRNS, sBIT and bKGD depend on the colour type)
+_FIXED = {b"IHDR": 13, b"gAMA": 4, b"cHRM": 32, b"sRGB": 1, b"pHYs": 9, b"cICP": 4,
+          b"mDCV": 24, b"cLLI": 8, b"IEND": 0}
+
+
+def _fields(kind: bytes, payload: bytes, header: Header, palette: int) -> bytes | None:
+    """A display chunk's payload cut to the fields its type defines, so nothing appended
+    to them is copied; None (drop the chunk) when it is too short to hold them, as a
+    decoder would ignore it."""
+    if kind in _FIXED:
+        size = _FIXED[kind]
+    elif kind == b"PLTE":
+        size = min(len(payload) - len(payload) % 3, 3 * 256)
+    elif kind == b"tRNS":
+        size = {0: 2, 2: 6}.get(header.colour, min(palette, 256) if header.colour == 3 else -1)
+    elif kind == b"sBIT":
+        size = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}[header.colour]
+    elif kind == b"bKGD":
+        size = {3: 1, 0: 2, 4: 2, 2: 6, 6: 6}[header.colour]
+    else:
+        return None
+    return payload[:size] if 0 <= size <= len(payload) else None
+
+
+def check_image_data(compressed: bytes, header: Header) -> None:
+    """Raise MetadataError unless the IDAT data is one zlib stream, ending where the data
+    ends, that inflates to exactly the image's scanlines: bytes after the stream or after
+    the last scanline are skipped by decoders and would be copied unseen."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(compressed, header.raw_size() + 1)
+    except zlib.error as exc:
+        raise MetadataError(f"PNG image data does not inflate ({exc})") from exc
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail \
+            or len(raw) != header.raw_size():
+        raise MetadataError("PNG image data holds more than its scanlines")
 
 
 def chunk(kind: bytes, payload: bytes) -> bytes:

@@ -10,7 +10,7 @@ import struct
 from ..errors import MetadataError
 
 _BITSTREAM = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
-_ICC_FLAG, _EXIF_FLAG, _XMP_FLAG = 0x20, 0x08, 0x04
+_ICC_FLAG, _EXIF_FLAG, _XMP_FLAG, _ANIMATION_FLAG = 0x20, 0x08, 0x04, 0x02
 
 
 def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -33,16 +33,24 @@ def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
 
 
 def strip(data: bytes, *, keep_icc: bool) -> bytes:
-    """The same WebP without EXIF, XMP or unknown chunks (ICCP kept when ``keep_icc``)."""
+    """The same WebP without EXIF, XMP or unknown chunks (ICCP kept when ``keep_icc``).
+
+    The VP8X header is rebuilt from its fields (flags and canvas size; nothing appended to
+    them is copied). A file with animation chunks has no lossless path (MetadataError):
+    an ANMF frame holds chunks of its own, unknown ones included, that would be copied
+    whole; such a file is re-encoded from its pixels (animations are refused before).
+    """
     body = bytearray(b"WEBP")
     for kind, payload in chunks(data):
+        if kind in (b"ANIM", b"ANMF"):
+            raise MetadataError("WebP animation chunks are not copied; re-encoding")
         if kind == b"VP8X":
             if len(payload) < 10:
                 raise MetadataError("WebP VP8X chunk is too short")
-            flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG)
+            flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG | _ANIMATION_FLAG)
             if not keep_icc:
                 flags &= ~_ICC_FLAG
-            payload = bytes([flags]) + payload[1:]
+            payload = bytes([flags]) + b"\x00\x00\x00" + payload[4:10]
         elif kind not in _BITSTREAM and not (keep_icc and kind == b"ICCP"):
             continue
         body += kind + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
