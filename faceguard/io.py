@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from .errors import DecodeError, FaceguardError, RefusedImage, WriteError
 from .metadata import ALLOWED_IN_OUTPUT, found_metadata
+from .metadata import icc as icc_profiles
 from .metadata import jpeg as jpeg_metadata
 
 # PIL format name -> output format name written for it
@@ -57,7 +58,7 @@ class DecodedImage:
     alpha : ndarray of shape (H, W), uint8, or None when the input had no transparency.
     format : PIL's name of the input format (JPEG, PNG, WEBP, TIFF, BMP, GIF, HEIF, AVIF, MPO).
     size : (W, H) of the upright image.
-    icc_profile : an RGB ICC profile worth keeping, or None.
+    icc_profile : a colour profile of our own with the input's colours (metadata.icc), or None.
     metadata_found : kinds of metadata the input carried (see metadata.inspect).
     """
 
@@ -182,9 +183,10 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
         size = (image.shape[1], image.shape[0])
     else:
         size = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-    icc = im.info.get("icc_profile") or None
-    if icc is not None and (len(icc) < 20 or icc[16:20] != b"RGB "):
-        icc = None  # a grey or CMYK profile does not describe the RGB pixels we write
+    # never the file's own profile (its text and private tags travel with it): one of our
+    # own with the same colours, or none (a grey or CMYK profile does not describe the RGB
+    # pixels we write; a LUT-based RGB profile is not rebuilt)
+    icc = icc_profiles.canonical(im.info["icc_profile"]) if im.info.get("icc_profile") else None
     return DecodedImage(pixels=image, alpha=alpha, format=im.format, size=size, icc_profile=icc,
                         metadata_found=metadata, source=data, orientation=orientation,
                         jpeg_tables=jpeg_tables, jpeg_subsampling=subsampling)
@@ -288,9 +290,7 @@ def _png_in_srgb(im: Image.Image, icc_profile: bytes) -> tuple[Image.Image, obje
     pixels converted to sRGB when the profile is another space, then an sRGB chunk."""
     from PIL import ImageCms, PngImagePlugin
 
-    from .metadata import png
-
-    if not png.is_srgb_profile(icc_profile):
+    if icc_profile != icc_profiles.srgb():
         try:
             source = ImageCms.ImageCmsProfile(stdio.BytesIO(icc_profile))
             alpha = im.getchannel("A") if im.mode == "RGBA" else None

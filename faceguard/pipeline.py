@@ -257,9 +257,8 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     if ledger is not None:
         ledger.promise(dst, result.output_sha256, result.input_sha256, config)
     io.write_atomic(dst, data)
-    icc_kept = config.keep_icc and (decoded.icc_profile is not None or result.lossless)
-    result.metadata_removed = [m for m in decoded.metadata_found
-                               if not (m == "icc_profile" and icc_kept)]
+    # the input's own profile never goes out (a profile of our own may take its place)
+    result.metadata_removed = list(decoded.metadata_found)
     result.output = str(dst)
     if not keep_pixels:
         result.image = None
@@ -271,7 +270,7 @@ def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
     if decoded.format not in metadata.LOSSLESS or not decoded.is_upright_as_stored:
         return None
     try:
-        data = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
+        data = metadata.strip_losslessly(decoded.source, decoded.format, icc=_profile(decoded, config))
         if decoded.is_jpeg and (warnings := metadata.jpeg.decoder_warnings(data)):
             # bytes the decoder does not use would be copied too: re-encode
             raise MetadataError(f"the JPEG data is not exact ({warnings[0]})")
@@ -289,7 +288,8 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     if not decoded.is_jpeg or not decoded.is_upright_as_stored or decoded.alpha is not None:
         return None
     try:
-        clean = metadata.strip_losslessly(decoded.source, decoded.format, keep_icc=config.keep_icc)
+        clean = metadata.strip_losslessly(decoded.source, decoded.format,
+                                          icc=_profile(decoded, config))
     except FaceguardError:
         return None
     reason = jpeg_blocks.unsupported(clean)
@@ -300,7 +300,7 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     grid = jpeg_blocks.changed_mcus(decoded.image, image, mcu)
     try:
         data = metadata.strip_losslessly(jpeg_blocks.splice(clean, image, grid, mcu), "JPEG",
-                                         keep_icc=config.keep_icc)
+                                         icc=_profile(decoded, config))
         height, width = image.shape[:2]
         written = io.check_clean(data, (width, height), pixels=True)
         touched = jpeg_blocks.touched_pixels(grid, mcu, (height, width))
@@ -311,6 +311,12 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
     return data
 
 
+def _profile(decoded: io.DecodedImage, config: Config) -> bytes | None:
+    """The colour profile to write: the input's, rebuilt as one of our own (io.read_image,
+    metadata.icc), unless --no-keep-icc."""
+    return decoded.icc_profile if config.keep_icc else None
+
+
 def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Config,
             alpha: np.ndarray | None = None) -> bytes:
     """Encode pixels (with ``alpha``, else the input's own) into a fresh file with no
@@ -318,7 +324,7 @@ def _encode(image: np.ndarray, decoded: io.DecodedImage, fmt: str, config: Confi
     reuse_tables = fmt == "JPEG" and decoded.is_jpeg
     data, size = io.encode_image(
         image, decoded.alpha if alpha is None else alpha, fmt,
-        icc_profile=decoded.icc_profile if config.keep_icc else None,
+        icc_profile=_profile(decoded, config),
         jpeg_quality=config.jpeg_quality, webp_quality=config.webp_quality,
         jpeg_tables=decoded.jpeg_tables if reuse_tables else None,
         jpeg_subsampling=decoded.jpeg_subsampling if reuse_tables else -1,

@@ -18,7 +18,7 @@ from .core.alpha import has_transparency, seen_views
 from .core.boxes import to_pixel_boxes
 from .detect.faces import detect_faces
 from .errors import FaceguardError
-from .metadata import ALLOWED_IN_OUTPUT, found_metadata, jpeg
+from .metadata import ALLOWED_IN_OUTPUT, found_metadata, icc, jpeg
 
 # A face found at this score in an output is reported: the run hid everything above the
 # (lower) run threshold, so what is left this strong is a face the run missed.
@@ -71,6 +71,10 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
         findings.append(Finding(name, "trailer", "data after the JPEG end-of-image marker"))
     if (count := jpeg.embedded_jpegs(data)) > 0:
         findings.append(Finding(name, "embedded_jpeg", f"{count} JPEG stream(s) inside the file"))
+    profile = im.info.get("icc_profile")
+    if profile and icc.canonical(profile) != profile:
+        findings.append(Finding(name, "icc_profile", "a colour profile that is not one of "
+                                "faceguard's own (its text and private tags travel with it)"))
     if im.format in io.JPEG_FORMATS and (warnings := jpeg.decoder_warnings(data)):
         findings.append(Finding(name, "hidden_data", f"the decoder skips bytes: {warnings[0]}"))
     if faces:

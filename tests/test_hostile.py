@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from faceguard.cli import main
-from faceguard.metadata import jpeg, png, webp
+from faceguard.metadata import icc, jpeg, png, webp
 
 from .helpers import rng_image, verify_json
 
@@ -153,3 +153,73 @@ def test_chunks_inside_a_webp_frame_are_not_copied(tmp_path):
                          webp_chunk(b"ANIM", b"\x00" * 6), webp_chunk(b"ANMF", frame))
     record, data = clean(tmp_path, "a.webp", animated)
     assert record["status"] == "ok" and record["pixels"] == "re-encoded" and CANARY not in data
+
+
+def hostile_profile(wide: bool) -> bytes:
+    """An RGB matrix/TRC profile (sRGB's colours, or wider primaries) that also carries a
+    description, a copyright, a device maker and model, a date and a private tag holding a
+    JPEG, each with the canary."""
+    base = icc._colorimetry(icc.srgb())
+    xyz, curves, chad = base
+    if wide:  # Display P3 primaries adapted to D50
+        xyz = {**xyz, b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419),
+               b"bXYZ": (0.1571, 0.0666, 0.7841)}
+    profile = icc._serialize(xyz, curves, chad)
+    (count,) = struct.unpack(">I", profile[128:132])
+    tags = [struct.unpack(">4sII", profile[132 + 12 * i:144 + 12 * i]) for i in range(count)]
+    bodies = [(sig, profile[off:off + size]) for sig, off, size in tags
+              if sig not in (b"desc", b"cprt")]
+    bodies += [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", 30) + b"Alice's phone " + CANARY),
+               (b"cprt", b"text\0\0\0\0" + CANARY + b"\0"),
+               (b"priv", b"\0" * 8 + jpeg_bytes(9, comment=CANARY))]
+    table, data, offset = b"", b"", 132 + 12 * len(bodies)
+    for sig, body in bodies:
+        body += b"\0" * (-len(body) % 4)
+        table += struct.pack(">4sII", sig, offset + len(data), len(body))
+        data += body
+    header = bytearray(profile[:128])
+    header[0:4] = struct.pack(">I", offset + len(data))
+    header[24:36] = b"\x07\xe6\x00\x03\x00\x0e\x00\x0c\x00\x00\x00\x00"  # a date
+    header[48:56] = b"CANNMODL"  # device maker and model
+    return bytes(header) + struct.pack(">I", len(bodies)) + table + data
+
+
+@pytest.mark.parametrize("wide", [False, True])
+@pytest.mark.parametrize(("name", "save", "options"), [
+    ("a.jpg", {"quality": 92}, []), ("a.webp", {"lossless": True}, []), ("a.png", {}, []),
+    ("a.jpg", {"quality": 92}, ["--format", "webp"]), ("b.png", {}, ["--format", "jpeg"]),
+    ("c.tif", {}, []),
+])
+def test_an_icc_profile_keeps_its_colours_and_nothing_else(tmp_path, wide, name, save, options):
+    profile = hostile_profile(wide)
+    assert icc._colorimetry(profile) is not None
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    smooth = Image.fromarray(rng_image(10, 12, 16)).resize((160, 120), Image.BICUBIC)
+    smooth.save(inputs / name, icc_profile=profile, **save)  # lossy re-encodes keep it close
+    report = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(main, ["run", str(inputs), "-o", str(outputs), "--workers", "1",
+                                       "--report", str(report), *options], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (written,) = [p for p in outputs.iterdir() if p.is_file()]
+    data = written.read_bytes()
+    assert CANARY not in data and b"CANNMODL" not in data and b"Alice" not in data
+    assert jpeg.embedded_jpegs(data) == 0
+    out_profile = Image.open(written).info.get("icc_profile")
+    assert out_profile in (None, icc.srgb()) or icc._colorimetry(out_profile)[0] == \
+        icc._colorimetry(icc.canonical(profile))[0]
+    # the colours drawn are the input's: both through their profiles into sRGB
+    from PIL import ImageCms
+
+    def in_srgb(im: Image.Image, icc_bytes: bytes | None) -> np.ndarray:
+        im = im.convert("RGB")
+        if icc_bytes:
+            im = ImageCms.profileToProfile(im, ImageCms.ImageCmsProfile(stdio.BytesIO(icc_bytes)),
+                                           ImageCms.createProfile("sRGB"))
+        return np.asarray(im, dtype=np.int16)
+
+    before = in_srgb(Image.open(inputs / name), profile)
+    after = in_srgb(Image.open(written), out_profile)
+    assert np.abs(before - after).mean() < 3
+    assert "icc_profile" in verify_json(inputs, "--no-faces")[1]
+    assert "icc_profile" not in verify_json(outputs, "--no-faces")[1]

@@ -200,7 +200,7 @@ def test_a_losslessly_cleaned_jpeg_is_checked_by_its_image_data():
     exif[0x010F] = "Camera"
     source = encoded(Image.fromarray(rng_image(7, 64, 64)), "JPEG", exif=exif)
     original = decode(source)
-    clean = metadata.strip_losslessly(source, "JPEG", keep_icc=False)
+    clean = metadata.strip_losslessly(source, "JPEG", icc=None)
     io.check_clean(clean, (64, 64), same_pixels_as=original)
     scan = clean.index(b"\xff\xda")
     tampered = bytearray(clean)

@@ -27,7 +27,7 @@ def decode(data: bytes) -> np.ndarray:
 
 def spliced(source: bytes, boxes_xyxy: np.ndarray, hider=None) -> tuple[bytes, np.ndarray, np.ndarray]:
     """(output, before, after) for ``source`` with ``boxes_xyxy`` hidden and spliced."""
-    clean = metadata.strip_losslessly(source, "JPEG", keep_icc=False)
+    clean = metadata.strip_losslessly(source, "JPEG", icc=None)
     before = decode(clean)
     after = (hider or Blur())(before, boxes_xyxy)
     mcu = jpeg_blocks.mcu_size(clean)
@@ -71,7 +71,7 @@ def test_every_jpeg_with_faces_keeps_its_untouched_blocks_and_its_size(shared_da
         assert jpeg_blocks.unsupported(source) is None, path.name
         output, before, after = spliced(source, boxes)
         touched = assert_untouched_blocks_identical(output, source, before, after)
-        ratio = len(output) / len(metadata.strip_losslessly(source, "JPEG", keep_icc=False))
+        ratio = len(output) / len(metadata.strip_losslessly(source, "JPEG", icc=None))
         # the size stays the input's; only a photo mostly blurred shrinks (blur compresses well)
         assert ratio <= 1.1 and (ratio >= 0.9 or touched.mean() > 0.05), (path.name, ratio)
         if touched.mean() <= 0.05:

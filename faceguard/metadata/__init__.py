@@ -1,8 +1,9 @@
 """Metadata by format family: what a file carries, and lossless stripping where possible.
 
 One module per container family with the same two functions: ``chunks``/``segments`` to
-walk it and ``strip(data, *, keep_icc)`` to keep only what is needed to display the image
-(an allow-list: what we do not know, we drop). TIFF, HEIF and AVIF have no lossless path;
+walk it and ``strip(data, *, icc)`` to keep only what is needed to display the image
+(an allow-list: what we do not know, we drop; a colour profile is replaced by one of
+our own, see icc). TIFF, HEIF and AVIF have no lossless path;
 their pixels are re-encoded into a fresh file that carries nothing else.
 """
 from __future__ import annotations
@@ -18,12 +19,13 @@ LOSSLESS: dict[str, Callable[..., bytes]] = {
 }
 
 
-def strip_losslessly(data: bytes, fmt: str, *, keep_icc: bool) -> bytes:
-    """Drop every metadata segment/chunk of a ``fmt`` file without touching its image data.
+def strip_losslessly(data: bytes, fmt: str, *, icc: bytes | None = None) -> bytes:
+    """Drop every metadata segment/chunk of a ``fmt`` file without touching its image data;
+    ``icc`` (a profile of our own, see icc.canonical; None: none) replaces its own profile.
 
     Raises KeyError for formats without a lossless path, MetadataError for malformed files.
     """
-    return LOSSLESS[fmt](data, keep_icc=keep_icc)
+    return LOSSLESS[fmt](data, icc=icc)
 
 
 __all__ = ["ALLOWED_IN_OUTPUT", "LOSSLESS", "found_metadata", "strip_losslessly"]

@@ -71,21 +71,33 @@ def trailer(data: bytes) -> bytes:
     return data[end:] if end is not None and data[end:].strip(b"\x00") else b""
 
 
-def strip(data: bytes, *, keep_icc: bool) -> bytes:
-    """The same JPEG with only the image segments (and optionally the ICC profile) kept.
+def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
+    """The same JPEG with only the image segments kept, and ``icc`` as its colour profile.
 
     Kept: SOI, frame/table/scan segments with their entropy-coded data byte for byte, a JFIF
-    APP0 without its thumbnail, the Adobe APP14 (it says how to convert colours), ICC APP2
-    when ``keep_icc``, EOI. Dropped: every other APPn (EXIF, XMP, extended XMP, MPF, IPTC,
-    maker data...), COM, and everything after EOI.
+    APP0 without its thumbnail, the Adobe APP14 rebuilt from its fields (it says how to
+    convert colours), EOI. Dropped: every other APPn (EXIF, XMP, extended XMP, MPF, IPTC,
+    maker data, the file's own ICC profile...), COM, and everything after EOI. ``icc`` (a
+    profile of our own, see metadata.icc) is written as APP2 segments after SOI/JFIF.
     """
     def keep(marker: int, payload: bytes) -> bool:
-        return (marker in _IMAGE_SEGMENTS
-                or marker == APP14 and payload.startswith(b"Adobe")
-                or marker == APP2 and keep_icc and payload.startswith(b"ICC_PROFILE\x00"))
+        return marker in _IMAGE_SEGMENTS or marker == APP14 and payload.startswith(b"Adobe")
 
     kept, _end = _walk(data, keep=keep, jfif=True)
-    return kept
+    if not icc:
+        return kept
+    at = 2 + (int.from_bytes(kept[4:6], "big") + 2 if kept[2:4] == b"\xff\xe0" else 0)
+    return kept[:at] + icc_segments(icc) + kept[at:]
+
+
+def icc_segments(icc: bytes) -> bytes:
+    """``icc`` as ICC_PROFILE APP2 segments (numbered chunks of up to 65,519 bytes)."""
+    size = 65519
+    parts = [icc[i:i + size] for i in range(0, len(icc), size)]
+    if len(parts) > 255:
+        raise MetadataError("ICC profile too large for a JPEG")
+    return b"".join(bytes([0xFF, APP2]) + struct.pack(">H", len(part) + 16) + b"ICC_PROFILE\x00"
+                    + bytes([index + 1, len(parts)]) + part for index, part in enumerate(parts))
 
 
 def image_data(data: bytes) -> bytes:

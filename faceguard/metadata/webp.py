@@ -32,8 +32,10 @@ def chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     return out
 
 
-def strip(data: bytes, *, keep_icc: bool) -> bytes:
-    """The same WebP without EXIF, XMP or unknown chunks (ICCP kept when ``keep_icc``).
+def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
+    """The same WebP without EXIF, XMP, unknown chunks or its own ICCP; ``icc`` (a profile
+    of our own, see metadata.icc) is written as ICCP after the VP8X header, when the file
+    has one (a simple WebP has no place for a profile, and had none).
 
     The VP8X header is rebuilt from its fields (flags and canvas size; nothing appended to
     them is copied). A file with animation chunks has no lossless path (MetadataError):
@@ -41,17 +43,22 @@ def strip(data: bytes, *, keep_icc: bool) -> bytes:
     whole; such a file is re-encoded from its pixels (animations are refused before).
     """
     body = bytearray(b"WEBP")
+
+    def append(kind: bytes, payload: bytes) -> None:
+        body.extend(kind + struct.pack("<I", len(payload)) + payload
+                    + (b"\x00" if len(payload) & 1 else b""))
+
     for kind, payload in chunks(data):
         if kind in (b"ANIM", b"ANMF"):
             raise MetadataError("WebP animation chunks are not copied; re-encoding")
         if kind == b"VP8X":
             if len(payload) < 10:
                 raise MetadataError("WebP VP8X chunk is too short")
-            flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG | _ANIMATION_FLAG)
-            if not keep_icc:
-                flags &= ~_ICC_FLAG
-            payload = bytes([flags]) + b"\x00\x00\x00" + payload[4:10]
-        elif kind not in _BITSTREAM and not (keep_icc and kind == b"ICCP"):
-            continue
-        body += kind + struct.pack("<I", len(payload)) + payload + (b"\x00" if len(payload) & 1 else b"")
+            flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG | _ANIMATION_FLAG | _ICC_FLAG)
+            append(kind, bytes([flags | (_ICC_FLAG if icc else 0)]) + b"\x00\x00\x00"
+                   + payload[4:10])
+            if icc:
+                append(b"ICCP", icc)
+        elif kind in _BITSTREAM:
+            append(kind, payload)
     return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
