@@ -80,7 +80,7 @@ def io_floor_rate(files: list[Path], config: Config) -> float:
 
 
 def pipeline_rate(folder: Path, out: Path, config: Config, workers: int) -> tuple[float, int]:
-    jobs = plan_jobs(folder, out, config)
+    jobs = plan_jobs(folder, out, config, follow_symlinks=True)  # the inputs are links
     failures: list[str] = []
     summary = run_batch(jobs, workers=workers, overwrite=True,
                         on_record=lambda r: r["status"] == "error" and failures.append(r["error"]))
@@ -127,7 +127,8 @@ def cost_per_photo(shared: Path, deface: str | None, count: int = 20, rounds: in
             (folder / photo.name).symlink_to(photo.resolve())
         tools = {f"faceguard {p.value}": [faceguard, "run", str(folder), "-o", str(out), "--workers",
                                           "1", "--preset", p.value, "--cards", "off", "--text",
-                                          "off", "--quiet", "--overwrite"] for p in Preset}
+                                          "off", "--quiet", "--overwrite", "--follow-symlinks"]
+                 for p in Preset}
         if deface:  # deface writes <name>_anonymized.jpg beside each input
             tools["deface 1.5"] = [deface, str(folder)]
         for _ in range(rounds):

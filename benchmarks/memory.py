@@ -51,7 +51,8 @@ def memory_over_batch(photos: list[Path], count: int, workers: int, config: Conf
         folder.mkdir()
         for index, photo in zip(range(count), itertools.cycle(photos)):
             (folder / f"{index:05d}_{photo.name}").symlink_to(photo.resolve())
-        run_batch(plan_jobs(folder, out, config), workers=workers, overwrite=True, on_record=on_record)
+        jobs = plan_jobs(folder, out, config, follow_symlinks=True)  # the inputs are links
+        run_batch(jobs, workers=workers, overwrite=True, on_record=on_record)
     return after_first // 1024, peak // 1024
 
 

@@ -39,6 +39,7 @@ class Job:
     dst: str
     config: Config
     ledger: str | None = None  # the output folder whose ledger records this output
+    refused: str | None = None  # why the input is not read at all (a symbolic link)
 
 
 @dataclass
@@ -72,15 +73,34 @@ class Summary:
                 f"{self.faces} faces and {self.cards} documents hidden in {self.seconds:.1f} s")
 
 
-def find_images(root: Path) -> list[Path]:
-    """Image files under ``root`` (recursively, sorted), by suffix; hidden files are skipped."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def find_images(root: Path, *, follow_symlinks: bool = False) -> list[Path]:
+    """Image files under ``root`` (recursively, sorted), by suffix; hidden files are skipped.
+
+    Symbolic links are listed as they are, not followed: a link to a file is listed (the
+    caller refuses it, or follows it with ``follow_symlinks``), a link to a folder is
+    listed too and not entered. With ``follow_symlinks`` linked folders are entered, each
+    real folder once (a link to a folder above it makes no loop).
+    """
+    found, seen = [], set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=follow_symlinks):
+        try:
+            here = os.stat(dirpath)
+        except OSError:
+            dirnames[:] = []
+            continue
+        if (here.st_dev, here.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((here.st_dev, here.st_ino))
+        visible = sorted(d for d in dirnames if not d.startswith("."))
+        links = [d for d in visible if os.path.islink(os.path.join(dirpath, d))]
+        dirnames[:] = visible if follow_symlinks else [d for d in visible if d not in links]
+        if not follow_symlinks:
+            found += [Path(dirpath) / d for d in links]
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in io.IMAGE_SUFFIXES:
                 found.append(Path(dirpath) / name)
-    return found
+    return sorted(found)
 
 
 def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
@@ -107,8 +127,12 @@ def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
 
 
 def plan_jobs(input_path: Path, output_root: Path, config: Config,
-              rename: Rename = Rename.KEEP) -> list[Job]:
-    """Check the paths and list one Job per input image (``input_path``: a folder or a file)."""
+              rename: Rename = Rename.KEEP, *, follow_symlinks: bool = False) -> list[Job]:
+    """Check the paths and list one Job per input image (``input_path``: a folder or a file).
+
+    A symbolic link inside the folder gets a refused Job unless ``follow_symlinks``: a link
+    can point anywhere (another user's photos, a system file), and following it would
+    publish what it points to."""
     ledger = str(output_root)
     if input_path.is_file():
         return [Job(str(input_path), str(output_path(input_path, input_path.parent, output_root,
@@ -119,7 +143,12 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
     if out == inp or inp in out.parents:
         raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
     jobs = []
-    for src in find_images(input_path):
+    for src in find_images(input_path, follow_symlinks=follow_symlinks):
+        if src.is_symlink() and not follow_symlinks:
+            jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
+                            ledger, refused="a symbolic link, not followed "
+                                            "(--follow-symlinks follows links)"))
+            continue
         try:
             dst = output_path(src, input_path, output_root, config, rename)
         except OSError as exc:  # unreadable for hashing: let the worker report it
@@ -273,6 +302,9 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
     pending: deque[Job] = deque()
     ledgers: dict[str, Ledger] = {}
     for job in jobs:
+        if job.refused:
+            emit({**skipped_record(job), "output": None, "status": "error", "error": job.refused})
+            continue
         if overwrite or not os.path.exists(job.dst):
             pending.append(job)
             continue

@@ -94,13 +94,16 @@ def _config(params: dict) -> Config:
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write one JSON object per input file to this JSON Lines file.")
+@click.option("--follow-symlinks", is_flag=True,
+              help="Clean what symbolic links under INPUT point to (default: report them).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(input_path: Path, output_root: Path, rename: str, overwrite: bool,
-        report_path: Path | None, quiet: bool, **params) -> None:
+        report_path: Path | None, follow_symlinks: bool, quiet: bool, **params) -> None:
     """Clean every image under INPUT (a folder or one file) into OUTPUT."""
     try:
         config = _config(params)
-        jobs = plan_jobs(input_path, output_root, config, Rename(rename))
+        jobs = plan_jobs(input_path, output_root, config, Rename(rename),
+                         follow_symlinks=follow_symlinks)
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
     remove_stale_temporaries(output_root)

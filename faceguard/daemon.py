@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import io
 from .audit import AuditLog, audit_fields
-from .batch import Job, find_images, process_job, remove_stale_temporaries
+from .batch import Job, find_images, process_job, remove_stale_temporaries, skipped_record
 from .config import Config
 from .errors import UsageError
 
@@ -316,7 +316,8 @@ class Watcher:
                  if wanted(path, self.o.inbox) and path not in self.pending
                  and not self._is_inflight(path)]
         for path in sorted(found, key=_mtime):
-            if self.known_done.get(path) == _signature(path):
+            signature = _signature(path)
+            if signature is not None and self.known_done.get(path) == signature:
                 continue  # an original left in place, already cleaned
             # found without an event: taken once stable; a file untouched for the settle
             # time already is ready at once
@@ -342,7 +343,10 @@ class Watcher:
         for path, entry in list(self.pending.items()):
             if len(self.inflight) >= 2 * self.o.workers:
                 break
-            if self._ready(path, entry, now):
+            if path.is_symlink():  # never followed: it could point anywhere on the server
+                del self.pending[path]
+                self._refuse(path, "a symbolic link, not followed")
+            elif self._ready(path, entry, now):
                 del self.pending[path]
                 self._claim_and_submit(path)
         self.status.pending = len(self.pending)
@@ -365,6 +369,13 @@ class Watcher:
         self.attempts[rel] = attempt
         self.inflight[self.pool.submit(process_job, job)] = (job, rel, sha, attempt)
         self.status.in_flight = len(self.inflight)
+
+    def _refuse(self, path: Path, reason: str) -> None:
+        """Quarantine ``path`` itself (a link is moved, not what it points to), unread."""
+        rel = str(path.relative_to(self.o.inbox))
+        job = Job(str(path), "", self.o.config)
+        self._finish(job, rel, "not read", {**skipped_record(job), "output": None,
+                                            "status": "error", "error": reason})
 
     def _output_for(self, path: Path, sha: str) -> Path:
         """OUTBOX/rel, or OUTBOX/rel-<sha8> when another file already owns that name."""
@@ -433,10 +444,12 @@ class Watcher:
             self.status.errors += 1
             self.status.last_error = {"file": rel, "error": record["error"],
                                       "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            if src.exists():  # the reason first, then the file: a crash between the two
+            if os.path.lexists(src):  # the reason first, then the file: a crash between
                 target = _unique_path(self.o.quarantine_dir / rel)  # leaves it in the inbox
+                # a name that is not UTF-8 is written back as the bytes it was made of
                 io.write_atomic(target.with_name(target.name + ".error.txt"),
-                                f"{rel}: {record['error']}\nsha256 {sha}\n".encode())
+                                f"{rel}: {record['error']}\nsha256 {sha}\n".encode(
+                                    "utf-8", "surrogateescape"))
                 _move(src, target)
             log.warning("quarantined", extra={"event": "error", "file": rel,
                                               "reason": record["error"]})
@@ -486,9 +499,10 @@ def _move(src: Path, target: Path) -> None:
     try:
         os.replace(src, target)
     except OSError:
-        shutil.copy2(src, target)
-        with open(target, "rb") as fh:
-            os.fsync(fh.fileno())
+        shutil.copy2(src, target, follow_symlinks=False)  # a link stays a link
+        if not target.is_symlink():
+            with open(target, "rb") as fh:
+                os.fsync(fh.fileno())
         src.unlink()
 
 

@@ -274,3 +274,62 @@ def test_metadata_folder_comes_out_with_no_leak(shared_data, tmp_path, metadata_
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert len(outputs) + len(errors) == len(inputs)
     assert os.path.getsize(outputs[0]) > 0
+
+
+def test_file_names_that_are_not_utf8_are_cleaned_reported_and_audited(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    with open(os.fsencode(src) + b"/caf\xe9.png", "wb") as fh:
+        Image.fromarray(rng_image(3)).save(fh, "PNG")
+    with open(os.fsencode(src) + b"/bad-\xff.jpg", "wb") as fh:
+        fh.write(b"not an image")
+    report, audit = tmp_path / "r.jsonl", tmp_path / "audit.jsonl"
+    result = invoke(src, "-o", tmp_path / "out", "--report", report, "--audit", audit,
+                    "--workers", "1")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [b".faceguard", b"caf\xe9.png"]
+    statuses = sorted(json.loads(line)["status"] for line in report.read_text().splitlines())
+    assert statuses == ["error", "ok"]
+    verified = CliRunner().invoke(main, ["audit", "verify", str(audit)], catch_exceptions=False)
+    assert verified.exit_code == 0, verified.output
+
+
+def _linked_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """An input folder holding one photo and symbolic links: to a photo outside it, to a
+    folder outside it, to itself (a loop) and to its own parent."""
+    outside, src = tmp_path / "private", tmp_path / "in"
+    outside.mkdir()
+    src.mkdir()
+    Image.fromarray(rng_image(1)).save(outside / "secret.png")
+    Image.fromarray(rng_image(2)).save(src / "own.png")
+    (src / "link.png").symlink_to(outside / "secret.png")
+    (src / "folder").symlink_to(outside)
+    (src / "loop.png").symlink_to(src / "loop.png")
+    (src / "up").symlink_to(tmp_path)
+    return src, outside
+
+
+def test_symbolic_links_are_reported_and_not_followed(tmp_path):
+    src, _outside = _linked_folder(tmp_path)
+    report = tmp_path / "r.jsonl"
+    result = invoke(src, "-o", tmp_path / "out", "--report", report, "--workers", "1")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert written_names(tmp_path / "out") == ["own.png"]
+    records = read_report(report)
+    assert {name for name, r in records.items() if r["status"] == "error"} == \
+        {"link.png", "folder", "loop.png", "up"}
+    assert all("symbolic link" in records[n]["error"] for n in ("link.png", "folder", "up"))
+
+
+def test_follow_symlinks_cleans_what_links_point_to_without_looping(tmp_path):
+    src, _outside = _linked_folder(tmp_path)
+    (src / "up").unlink()  # a link above the input would take in the output folder too
+    (src / "again").symlink_to(src)  # a loop through a folder
+    report = tmp_path / "r.jsonl"
+    result = invoke(src, "-o", tmp_path / "out", "--report", report, "--workers", "1",
+                    "--follow-symlinks")
+    assert "Traceback" not in result.output
+    out = tmp_path / "out"
+    assert {p.relative_to(out).as_posix() for p in written_files(out)} == \
+        {"own.png", "link.png", "folder/secret.png"}
+    assert read_report(report)["loop.png"]["status"] == "error"

@@ -256,3 +256,44 @@ def test_watch_refuses_folder_roles_that_overlap(tmp_path, bad):
     result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(outbox), "--once", *args])
     assert result.exit_code == 2, result.output
     assert not outbox.exists() or not any(outbox.rglob("*"))
+
+
+def test_a_file_name_that_is_not_utf8_is_quarantined_and_the_rest_cleaned(tmp_path):
+    """It crashed the daemon while writing its .error.txt, and again on every restart."""
+    inbox, quarantine = tmp_path / "in", tmp_path / "quarantine"
+    inbox.mkdir()
+    bad_name = os.fsencode(inbox) + b"/caf\xe9-\xff.jpg"  # Latin-1 bytes, not UTF-8
+    with open(bad_name, "wb") as fh:
+        fh.write(b"not an image at all")
+    with open(os.fsencode(inbox) + b"/ok-\xe9.jpg", "wb") as fh:
+        fh.write(photo_bytes(1))
+    (inbox / "z.jpg").write_bytes(photo_bytes(2))
+    args = ["watch", str(inbox), "-o", str(tmp_path / "out"), "--quarantine", str(quarantine),
+            "--once", "--workers", "1", "--delete-originals"]
+    for _ in range(2):  # and again after a restart
+        result = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+    assert sorted(os.listdir(os.fsencode(tmp_path / "out"))) == [b"ok-\xe9.jpg", b"z.jpg"]
+    notes = [name for name in os.listdir(os.fsencode(quarantine)) if name.endswith(b".error.txt")]
+    assert notes == [b"caf\xe9-\xff.jpg.error.txt"]
+    with open(os.fsencode(quarantine) + b"/" + notes[0], "rb") as fh:
+        assert fh.read().startswith(b"caf\xe9-\xff.jpg: ")
+
+
+def test_a_symbolic_link_in_the_inbox_is_quarantined_not_followed(tmp_path):
+    """A link dropped into the inbox could point at any photo on the server."""
+    inbox, quarantine, private = tmp_path / "in", tmp_path / "quarantine", tmp_path / "private"
+    inbox.mkdir()
+    private.mkdir()
+    (private / "secret.jpg").write_bytes(photo_bytes(3))
+    (inbox / "link.jpg").symlink_to(private / "secret.jpg")
+    (inbox / "loop.jpg").symlink_to(inbox / "loop.jpg")
+    (inbox / "a.jpg").write_bytes(photo_bytes(4))
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(tmp_path / "out"),
+                                       "--quarantine", str(quarantine), "--once", "--workers",
+                                       "1", "--delete-originals"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.jpg"]
+    assert (quarantine / "link.jpg").is_symlink() and (quarantine / "loop.jpg").is_symlink()
+    assert "symbolic link" in (quarantine / "link.jpg.error.txt").read_text()
+    assert (private / "secret.jpg").read_bytes() == photo_bytes(3)  # untouched

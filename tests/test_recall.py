@@ -35,7 +35,8 @@ def test_recall_on_a_fixed_subset_stays_above_target(shared_data, tmp_path):
     gt.write_text(json.dumps(subset))
     out, report = tmp_path / "out", tmp_path / "report.jsonl"
     result = CliRunner().invoke(main, ["run", str(inputs / "faces"), "-o", str(out / "faces"),
-                                       "--report", str(report)], catch_exceptions=False)
+                                       "--report", str(report), "--follow-symlinks"],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     judge = SHARED_EVAL / "face_recall.py"
     text = subprocess.run([sys.executable, str(judge), "--gt", str(gt), "--input", str(inputs),
