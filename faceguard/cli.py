@@ -5,18 +5,20 @@ Exit status: 0 every file processed (or skipped), 1 some files failed, 2 usage e
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .audit import AuditLog, audit_fields, verify_chain
+from .audit import AuditLog, audit_fields, load_key, make_checkpoint, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
 from .config import CardPolicy, Config, Mode, OutputFormat, Preset, Rename, TextScope
 from .core.masks import MaskShape
@@ -71,6 +73,10 @@ def processing_options(command):
                      help="Worker processes [default: number of cores]."),
         click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="Append a hash-chained record per file to this audit log (JSON Lines)."),
+        click.option("--audit-key", "audit_key", type=click.Path(exists=True, dir_okay=False,
+                                                                   path_type=Path),
+                     help="Key the audit chain (HMAC-SHA256) with the bytes of this file "
+                          "[default: the FACEGUARD_AUDIT_KEY environment variable, else none]."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -109,26 +115,41 @@ def run(input_path: Path, output_root: Path, rename: str, overwrite: bool,
     remove_stale_temporaries(output_root)
     workers = params["workers"] or _cpu_count()
     sys.exit(_run_jobs(jobs, workers=workers, overwrite=overwrite, report_path=report_path,
-                       audit_path=params["audit_path"], quiet=quiet))
+                       audit_path=params["audit_path"], audit_key=_audit_key(params["audit_key"]),
+                       quiet=quiet))
 
 
 def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Path | None,
-              audit_path: Path | None, quiet: bool) -> int:
+              audit_path: Path | None, quiet: bool, audit_key: bytes | None = None) -> int:
     from tqdm import tqdm
 
     show_bar = not quiet and sys.stderr.isatty()
     bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not show_bar,
                dynamic_ncols=True)
-    counts = {"faces": 0, "errors": 0}
+    counts = {"faces": 0, "errors": 0, "lost": 0}
     report = _open_report(report_path) if report_path else None
-    audit = AuditLog(audit_path) if audit_path else None
+    try:
+        audit = AuditLog(audit_path, key=audit_key) if audit_path else None
+    except OSError as exc:
+        raise click.UsageError(f"cannot open the audit log {audit_path}: "
+                               f"{exc.strerror or exc}") from exc
+    except ValueError as exc:  # keyed one way, opened the other
+        raise click.UsageError(str(exc)) from exc
+    if audit is not None and audit.recovered:
+        _say(f"faceguard: audit log {audit_path}: {audit.recovered}", bar)
 
     def on_record(record: dict) -> None:
-        if report is not None:
-            report.write(json.dumps(record) + "\n")
-            report.flush()
-        if audit is not None:
-            audit.append(audit_fields(record))
+        # a full disk or a failing device loses this file's record, not the batch
+        for name, path, write in (("report", report_path, _report_writer(report)),
+                                  ("audit log", audit_path, _audit_writer(audit))):
+            if write is None:
+                continue
+            try:
+                write(record)
+            except OSError as exc:
+                counts["lost"] += 1
+                _say(f"faceguard: error: cannot write the {name} {path} "
+                     f"({exc.strerror or exc}); the record of {record['input']} is lost", bar)
         if record["status"] == "error":
             counts["errors"] += 1
             _say(f"faceguard: error: {record['input']}: {record['error']}", bar)
@@ -145,19 +166,35 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if report is not None:
-            report.close()
+        with contextlib.suppress(OSError):  # a write that failed was reported already
+            if report is not None:
+                report.close()
         if audit is not None:
             audit.close()
     bar.close()
     click.echo(summary.line(), err=True)
-    return summary.exit_code
+    return max(summary.exit_code, 1 if counts["lost"] else 0)
+
+
+def _report_writer(report) -> Callable[[dict], None] | None:
+    if report is None:
+        return None
+
+    def write(record: dict) -> None:
+        report.write(json.dumps(record) + "\n")
+        report.flush()
+    return write
+
+
+def _audit_writer(audit: AuditLog | None) -> Callable[[dict], None] | None:
+    return None if audit is None else (lambda record: audit.append(audit_fields(record)))
 
 
 def _open_report(path: Path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by _run_jobs
+        # appended to: a resumed batch adds its records after the first run's
+        return open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed by _run_jobs
     except OSError as exc:
         raise click.UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from exc
 
@@ -271,16 +308,48 @@ def audit() -> None:
     """Work with audit logs written by --audit."""
 
 
+_KEY_OPTION = click.option(
+    "--key", "key_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The key of a keyed chain [default: the FACEGUARD_AUDIT_KEY environment variable].")
+
+
 @audit.command("verify")
 @click.argument("log_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def audit_verify(log_path: Path) -> None:
+@_KEY_OPTION
+@click.option("--checkpoint", "checkpoint_path", type=click.Path(exists=True, dir_okay=False,
+                                                                 path_type=Path),
+              help="A checkpoint written by `audit checkpoint`: the log must still hold it.")
+def audit_verify(log_path: Path, key_path: Path | None, checkpoint_path: Path | None) -> None:
     """Check the hash chain of an audit log; name the first bad record (exit 1)."""
-    check = verify_chain(log_path)
+    try:
+        checkpoint = json.loads(checkpoint_path.read_text()) if checkpoint_path else None
+    except ValueError as exc:
+        raise click.UsageError(f"{checkpoint_path} is not a checkpoint: {exc}") from exc
+    check = verify_chain(log_path, _audit_key(key_path), checkpoint)
     if check.ok:
-        click.echo(f"{log_path}: {check.records} records, chain intact")
+        keyed = ", keyed" if _audit_key(key_path) else ""
+        click.echo(f"{log_path}: {check.records} records, chain intact{keyed}"
+                   + (", checkpoint found" if checkpoint else ""))
         sys.exit(0)
-    click.echo(f"{log_path}: record {check.first_bad}: {check.reason}")
+    where = f"record {check.first_bad}: " if check.first_bad else ""
+    click.echo(f"{log_path}: {where}{check.reason}")
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+@click.argument("log_path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_KEY_OPTION
+def audit_checkpoint(log_path: Path, key_path: Path | None) -> None:
+    """Print a checkpoint of the log (records, last hash, time; signed with the key) to
+    keep where the log's writer cannot reach; `audit verify --checkpoint` checks it."""
+    click.echo(json.dumps(make_checkpoint(log_path, _audit_key(key_path))))
+
+
+def _audit_key(path: Path | None) -> bytes | None:
+    try:
+        return load_key(path)
+    except (OSError, ValueError) as exc:
+        raise click.UsageError(f"cannot read the audit key: {exc}") from exc
 
 
 class _JsonLines(logging.Formatter):
@@ -346,8 +415,12 @@ def watch(inbox: Path, outbox: Path | None, done_dir: Path | None, delete_origin
     options = WatchOptions(inbox=inbox, outbox=outbox, config=config, done=done_dir,
                            delete_originals=delete_originals, quarantine=quarantine_dir,
                            state=state_dir, poll=poll, settle=settle, once=once,
-                           workers=params["workers"] or _cpu_count(), audit=params["audit_path"])
-    watcher = Watcher(options)
+                           workers=params["workers"] or _cpu_count(), audit=params["audit_path"],
+                           audit_key=_audit_key(params["audit_key"]))
+    try:
+        watcher = Watcher(options)
+    except ValueError as exc:  # an audit log keyed one way, opened the other
+        raise click.UsageError(str(exc)) from exc
     signal.signal(signal.SIGTERM, watcher.stop)
     signal.signal(signal.SIGINT, watcher.stop)
     sys.exit(watcher.run())

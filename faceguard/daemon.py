@@ -53,6 +53,7 @@ class WatchOptions:
         uses inotify.
     settle : a file is taken once it has been closed after writing (inotify) or its size and
         mtime have not changed for this many seconds (polling, files found at start).
+    audit, audit_key : the audit log, and the key of its chain (None: unkeyed; see audit).
     """
 
     inbox: Path
@@ -67,6 +68,7 @@ class WatchOptions:
     once: bool = False
     workers: int = 1
     audit: Path | None = None
+    audit_key: bytes | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -226,7 +228,10 @@ class Watcher:
                 folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(o.outbox)  # left by a kill -9 mid-write
         self.journal = Journal(o.state_dir / "journal.jsonl")
-        self.audit = AuditLog(o.audit) if o.audit else None
+        self.audit = AuditLog(o.audit, key=o.audit_key) if o.audit else None
+        if self.audit is not None and self.audit.recovered:
+            log.warning("audit log recovered", extra={"event": "recovered",
+                                                      "reason": self.audit.recovered})
         observer = None if o.once else self._start_observer()
         self.pool = self._new_pool()
         try:

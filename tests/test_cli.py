@@ -333,3 +333,48 @@ def test_follow_symlinks_cleans_what_links_point_to_without_looping(tmp_path):
     assert {p.relative_to(out).as_posix() for p in written_files(out)} == \
         {"own.png", "link.png", "folder/secret.png"}
     assert read_report(report)["loop.png"]["status"] == "error"
+
+
+def test_a_full_disk_under_the_report_or_audit_log_loses_records_not_the_batch(tmp_path):
+    """/dev/full answers every write with ENOSPC; the batch used to end in a traceback."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        Image.fromarray(rng_image(i)).save(src / f"{i}.png")
+    for option in ("--report", "--audit"):
+        out = tmp_path / option.strip("-")
+        result = invoke(src, "-o", out, option, "/dev/full", "--workers", "1")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        lost = [line for line in result.stderr.splitlines() if "is lost" in line]
+        assert len(lost) == 3 and "No space left on device" in lost[0]
+        assert written_names(out) == ["0.png", "1.png", "2.png"]
+
+
+def test_an_audit_record_cut_by_a_crash_is_set_aside_and_the_chain_goes_on(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rng_image(1)).save(src / "a.png")
+    audit = tmp_path / "audit.jsonl"
+    assert invoke(src, "-o", tmp_path / "out", "--audit", audit, "--workers", "1").exit_code == 0
+    with open(audit, "ab") as fh:
+        fh.write(b'{"time": "2026-11-30T12:00:00Z", "input": "b.png", "outp')  # kill -9
+    Image.fromarray(rng_image(2)).save(src / "b.png")
+    result = invoke(src, "-o", tmp_path / "out", "--audit", audit, "--workers", "1")
+    assert result.exit_code == 0, result.output
+    assert "set aside in audit.jsonl.partial-1" in result.stderr
+    assert (tmp_path / "audit.jsonl.partial-1").read_bytes().startswith(b'{"time"')
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert [r["status"] for r in records] == ["ok", "recovered", "skipped", "ok"]
+    verified = CliRunner().invoke(main, ["audit", "verify", str(audit)], catch_exceptions=False)
+    assert verified.exit_code == 0, verified.output
+
+
+def test_the_report_of_a_resumed_batch_follows_the_first_runs(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rng_image(1)).save(src / "a.png")
+    report = tmp_path / "r.jsonl"
+    for _ in range(2):
+        assert invoke(src, "-o", tmp_path / "out", "--report", report).exit_code == 0
+    assert [json.loads(line)["status"] for line in report.read_text().splitlines()] == \
+        ["ok", "skipped"]

@@ -297,3 +297,76 @@ def test_a_symbolic_link_in_the_inbox_is_quarantined_not_followed(tmp_path):
     assert (quarantine / "link.jpg").is_symlink() and (quarantine / "loop.jpg").is_symlink()
     assert "symbolic link" in (quarantine / "link.jpg.error.txt").read_text()
     assert (private / "secret.jpg").read_bytes() == photo_bytes(3)  # untouched
+
+
+def _audited_run(tmp_path: Path, *extra: str) -> Path:
+    src = tmp_path / "in"
+    src.mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (src / f"{i}.jpg").write_bytes(photo_bytes(i))
+    log = tmp_path / "audit.jsonl"
+    result = CliRunner().invoke(main, ["run", str(src), "-o", str(tmp_path / "out"), "--audit",
+                                       str(log), "--workers", "1", *extra], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return log
+
+
+def _rewrite_last_record(log: Path, key: bytes | None) -> None:
+    """What an attacker with write access does: edit the last record, recompute its hash."""
+    from faceguard.audit import record_hash
+
+    lines = log.read_text().splitlines()
+    record = json.loads(lines[-1])
+    record["faces"] = 0
+    record["hash"] = record_hash(record, key)
+    log.write_text("\n".join(lines[:-1] + [json.dumps(record, sort_keys=True)]) + "\n")
+
+
+def audit_verify(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["audit", "verify", *map(str, args)],
+                                catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_an_unkeyed_chain_can_be_rewritten_a_keyed_one_cannot(tmp_path):
+    plain = _audited_run(tmp_path / "plain")
+    _rewrite_last_record(plain, None)
+    assert audit_verify(plain)[0] == 0  # what the README says an unkeyed chain cannot catch
+    key = tmp_path / "key"
+    key.write_bytes(os.urandom(32).hex().encode())
+    keyed = _audited_run(tmp_path / "keyed", "--audit-key", str(key))
+    assert audit_verify(keyed, "--key", key) == (0, f"{keyed}: 3 records, chain intact, keyed\n")
+    assert "give the key" in audit_verify(keyed)[1]
+    _rewrite_last_record(keyed, b"a guessed key")
+    status, text = audit_verify(keyed, "--key", key)
+    assert status == 1 and "record 3: record was edited" in text
+
+
+def test_a_checkpoint_catches_records_cut_off_the_end(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("a key of our own\n")
+    log = _audited_run(tmp_path / "run", "--audit-key", str(key))
+    checkpoint = tmp_path / "checkpoint.json"
+    made = CliRunner().invoke(main, ["audit", "checkpoint", str(log), "--key", str(key)],
+                              catch_exceptions=False)
+    checkpoint.write_text(made.output)
+    assert audit_verify(log, "--key", key, "--checkpoint", checkpoint)[0] == 0
+    lines = log.read_text().splitlines()
+    log.write_text("\n".join(lines[:-1]) + "\n")  # the last record cut off: still a chain
+    assert audit_verify(log, "--key", key)[0] == 0
+    status, text = audit_verify(log, "--key", key, "--checkpoint", checkpoint)
+    assert status == 1 and "missing or was rewritten" in text
+    forged = json.loads(checkpoint.read_text())
+    forged["records"] = 2
+    checkpoint.write_text(json.dumps(forged))
+    assert "signature does not match" in audit_verify(log, "--key", key, "--checkpoint",
+                                                      checkpoint)[1]
+
+
+def test_a_keyed_log_is_not_continued_without_its_key(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("k")
+    _audited_run(tmp_path, "--audit-key", str(key))
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "o2"),
+                                       "--audit", str(tmp_path / "audit.jsonl")])
+    assert result.exit_code == 2 and "was written with a key" in result.output
