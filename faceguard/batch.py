@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import logging
+import multiprocessing
 import os
 import signal
 import time
@@ -213,12 +214,28 @@ def remove_stale_temporaries(output_root: Path) -> int:
 
 
 def process_job(job: Job) -> dict:
-    """Run one job; never raises for a bad file: failures become an error record."""
+    """Run one job; never raises for a bad file: failures become an error record. A worker
+    whose parent died takes no new job (the pool had queued some)."""
+    if _orphaned():
+        os._exit(1)
+    global _in_job
+    _in_job = True
+    try:
+        return _process_job(job)
+    finally:
+        _in_job = False
+
+
+def _process_job(job: Job) -> dict:
     started = time.perf_counter()
     record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
     try:
         result = process_file(job.src, job.dst, config=job.config,
                               ledger=Ledger(job.ledger) if job.ledger else None)
+    except KeyboardInterrupt:  # SIGTERM: the temporary file is gone already
+        if _orphaned():  # nobody will read a result or send another job: go
+            os._exit(1)
+        raise
     except FaceguardError as exc:
         record["error"] = str(exc)
     except MemoryError:
@@ -265,16 +282,47 @@ def _no_findings() -> dict:
 
 
 def _worker_init(single_thread: bool) -> None:
-    """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed), and
-    PIL's warnings about damaged EXIF blocks stay quiet (those blocks are dropped anyway);
-    with several workers, each runs its models on one thread."""
+    """In each worker: SIGTERM unwinds like Ctrl-C (so temporary files are removed), the
+    worker gets SIGTERM when its parent dies (kill -9 of `run` or `watch` left workers
+    writing outputs that nothing recorded), PIL's warnings about damaged EXIF blocks stay
+    quiet (those blocks are dropped anyway); with several workers, each runs its models on
+    one thread."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    _die_with_parent()
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     if single_thread:
         models.limit_threads(1)
 
 
+def _die_with_parent() -> None:
+    """Ask Linux for SIGTERM when the parent process dies (prctl PR_SET_PDEATHSIG): the job
+    in hand unwinds (its temporary file is removed) and process_job takes no other; exit
+    at once if the parent died already. Elsewhere, only the check in process_job."""
+    global _parent_pid
+    parent = multiprocessing.parent_process()
+    _parent_pid = parent.pid if parent is not None else None
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux with glibc
+        pass
+    if _orphaned():
+        os._exit(1)
+
+
+def _orphaned() -> bool:
+    """True in a worker whose parent process has died."""
+    return _parent_pid is not None and os.getppid() != _parent_pid
+
+
+_PR_SET_PDEATHSIG = 1
+_parent_pid: int | None = None  # set in each worker by _die_with_parent
+_in_job = False  # a worker is inside process_job
+
+
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    if _orphaned() and not _in_job:  # idle, and no parent to send work: go now
+        os._exit(1)
     raise KeyboardInterrupt
 
 

@@ -29,7 +29,14 @@ from pathlib import Path
 
 from . import io
 from .audit import AuditLog, audit_fields
-from .batch import Job, find_images, process_job, remove_stale_temporaries, skipped_record
+from .batch import (
+    Job,
+    find_images,
+    output_path,
+    process_job,
+    remove_stale_temporaries,
+    skipped_record,
+)
 from .config import Config
 from .errors import UsageError
 
@@ -383,8 +390,9 @@ class Watcher:
                                             "status": "error", "error": reason})
 
     def _output_for(self, path: Path, sha: str) -> Path:
-        """OUTBOX/rel, or OUTBOX/rel-<sha8> when another file already owns that name."""
-        dst = self.o.outbox / path.relative_to(self.o.inbox)
+        """OUTBOX/rel with the suffix of the format written (a GIF is written as PNG, as
+        --format asks), or OUTBOX/rel-<sha8> when another file already owns that name."""
+        dst = output_path(path, self.o.inbox, self.o.outbox, self.o.config)
         claimed = {c["dst"] for c in self.journal.open_claims.values()}
         if dst.exists() or str(dst) in claimed:
             dst = dst.with_name(f"{dst.stem}-{sha[:12]}{dst.suffix}")

@@ -378,3 +378,48 @@ def test_the_report_of_a_resumed_batch_follows_the_first_runs(tmp_path):
         assert invoke(src, "-o", tmp_path / "out", "--report", report).exit_code == 0
     assert [json.loads(line)["status"] for line in report.read_text().splitlines()] == \
         ["ok", "skipped"]
+
+
+def _children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_workers_exit_when_run_is_killed(tmp_path):
+    """kill -9 of `run` left its workers cleaning for 20 s, writing outputs with no record."""
+    src = _big_folder(tmp_path, 12)
+    proc = subprocess.Popen([sys.executable, "-m", "faceguard", "run", str(src), "-o",
+                             str(tmp_path / "out"), "--workers", "2", "--format", "png"],
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    workers: list[int] = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [pid for pid in _children(proc.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        time.sleep(0.05)
+    assert len(workers) >= 2
+    time.sleep(1.0)
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)

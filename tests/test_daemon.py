@@ -370,3 +370,17 @@ def test_a_keyed_log_is_not_continued_without_its_key(tmp_path):
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "o2"),
                                        "--audit", str(tmp_path / "audit.jsonl")])
     assert result.exit_code == 2 and "was written with a key" in result.output
+
+
+def test_watch_names_each_output_by_the_format_it_holds(tmp_path):
+    """A GIF came out as PNG data under anim.gif."""
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    Image.fromarray(rng_image(1)).convert("P").save(inbox / "anim.gif")
+    (inbox / "pic.png").write_bytes(photo_bytes(2))  # JPEG data under a PNG name
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(tmp_path / "out"), "--once",
+                                       "--workers", "1", "--delete-originals"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = {p.name: Image.open(p).format for p in (tmp_path / "out").iterdir()}
+    assert written == {"anim.png": "PNG", "pic.png": "PNG"}
