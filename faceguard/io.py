@@ -168,6 +168,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     if frames > 1 and im.format != "MPO":  # MPO extra frames are previews: dropped as metadata
         raise RefusedImage(f"{im.format} with {frames} frames/pages: refused rather than clean "
                            f"only the first")
+    if im.format == "TIFF" and (reason := _tiff_main_image_elsewhere(im, data)):
+        raise RefusedImage(f"{reason}: refused rather than clean a reduced copy")
     try:
         metadata = found_metadata(im, data)
         orientation = _orientation(im)
@@ -190,6 +192,30 @@ def decode_image(data: bytes, *, max_pixels: int) -> DecodedImage:
     return DecodedImage(pixels=image, alpha=alpha, format=im.format, size=size, icc_profile=icc,
                         metadata_found=metadata, source=data, orientation=orientation,
                         jpeg_tables=jpeg_tables, jpeg_subsampling=subsampling)
+
+
+def _tiff_main_image_elsewhere(im: Image.Image, data: bytes) -> str | None:
+    """Why the TIFF's first image is not its main one, or None: its NewSubfileType says it
+    is a reduced-resolution copy, or a SubIFD holds a larger image (PIL decodes the first
+    image only, so the photo would come out at thumbnail size)."""
+    from PIL import TiffImagePlugin
+
+    tags = im.tag_v2
+    if int(tags.get(254, 0) or 0) & 1:
+        return "TIFF whose first image is a reduced-resolution copy"
+    offsets = tags.get(330) or ()
+    offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+    for offset in offsets[:16]:
+        try:
+            sub = TiffImagePlugin.ImageFileDirectory_v2(prefix=tags.prefix)
+            buffer = stdio.BytesIO(data)
+            buffer.seek(int(offset))
+            sub.load(buffer)
+            if int(sub.get(256, 0)) * int(sub.get(257, 0)) > im.size[0] * im.size[1]:
+                return "TIFF with a larger image in a SubIFD than its first image"
+        except Exception:  # noqa: BLE001 - an unreadable SubIFD: cannot tell, refuse
+            return "TIFF with a SubIFD that cannot be read"
+    return None
 
 
 def _orientation(im: Image.Image) -> int:

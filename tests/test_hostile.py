@@ -223,3 +223,57 @@ def test_an_icc_profile_keeps_its_colours_and_nothing_else(tmp_path, wide, name,
     assert np.abs(before - after).mean() < 3
     assert "icc_profile" in verify_json(inputs, "--no-faces")[1]
     assert "icc_profile" not in verify_json(outputs, "--no-faces")[1]
+
+
+def test_a_tiff_whose_first_image_is_a_thumbnail_is_refused(tmp_path):
+    """It came out at thumbnail size with status ok."""
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[254] = 1  # NewSubfileType: reduced-resolution image
+    inputs, outputs = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    Image.fromarray(rng_image(1, 30, 40)).save(inputs / "a.tif", tiffinfo=info)
+    Image.fromarray(rng_image(2, 30, 40)).save(inputs / "b.tif")
+    report = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(main, ["run", str(inputs), "-o", str(outputs), "--workers", "1",
+                                       "--report", str(report)], catch_exceptions=False)
+    records = {json.loads(line)["input"].rsplit("/", 1)[1]: json.loads(line)
+               for line in report.read_text().splitlines()}
+    assert result.exit_code == 1 and records["b.tif"]["status"] == "ok"
+    assert "reduced-resolution copy" in records["a.tif"]["error"]
+    assert not (outputs / "a.tif").exists()
+
+
+def _tiff_with_subifd(small: tuple[int, int], large: tuple[int, int]) -> bytes:
+    """A little-endian grey TIFF whose IFD0 is ``small`` (w, h) and whose SubIFD says ``large``."""
+    def ifd(width: int, height: int, strip: int, extra: list[tuple[int, int, int, int]]) -> bytes:
+        entries = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+                   (262, 3, 1, 1), (273, 4, 1, strip), (277, 3, 1, 1), (278, 4, 1, height),
+                   (279, 4, 1, width * height)] + extra
+        body = struct.pack("<H", len(entries))
+        for tag, kind, count, value in sorted(entries):
+            body += struct.pack("<HHI", tag, kind, count) + struct.pack("<I", value)
+        return body + struct.pack("<I", 0)
+
+    pixels = bytes(small[0] * small[1])
+    ifd0_at = 8 + len(pixels)
+    ifd0_size = len(ifd(*small, 8, [(330, 4, 1, 0)]))
+    sub_at = ifd0_at + ifd0_size
+    return (b"II*\x00" + struct.pack("<I", ifd0_at) + pixels
+            + ifd(*small, 8, [(330, 4, 1, sub_at)]) + ifd(*large, 8, []))
+
+
+def test_a_tiff_with_its_main_image_in_a_subifd_is_refused(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a.tif").write_bytes(_tiff_with_subifd((16, 12), (4000, 3000)))
+    (inputs / "b.tif").write_bytes(_tiff_with_subifd((160, 120), (16, 12)))  # a thumbnail below
+    assert Image.open(inputs / "a.tif").size == (16, 12)
+    report = tmp_path / "r.jsonl"
+    CliRunner().invoke(main, ["run", str(inputs), "-o", str(tmp_path / "out"), "--workers", "1",
+                              "--report", str(report)], catch_exceptions=False)
+    records = {json.loads(line)["input"].rsplit("/", 1)[1]: json.loads(line)
+               for line in report.read_text().splitlines()}
+    assert "larger image in a SubIFD" in records["a.tif"]["error"]
+    assert records["b.tif"]["status"] == "ok"
