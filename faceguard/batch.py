@@ -41,6 +41,7 @@ class Job:
     config: Config
     ledger: str | None = None  # the output folder whose ledger records this output
     refused: str | None = None  # why the input is not read at all (a symbolic link)
+    refused_status: str = "error"  # the record's status for a refused input
 
 
 @dataclass
@@ -74,8 +75,10 @@ class Summary:
                 f"{self.faces} faces and {self.cards} documents hidden in {self.seconds:.1f} s")
 
 
-def find_images(root: Path, *, follow_symlinks: bool = False) -> list[Path]:
-    """Image files under ``root`` (recursively, sorted), by suffix; hidden files are skipped.
+def find_images(root: Path, *, follow_symlinks: bool = False, every_file: bool = False
+                ) -> list[Path]:
+    """Image files under ``root`` (recursively, sorted), by suffix (``every_file``: every
+    file, whatever its name); hidden files are skipped.
 
     Symbolic links are listed as they are, not followed: a link to a file is listed (the
     caller refuses it, or follows it with ``follow_symlinks``), a link to a folder is
@@ -99,7 +102,7 @@ def find_images(root: Path, *, follow_symlinks: bool = False) -> list[Path]:
         if not follow_symlinks:
             found += [Path(dirpath) / d for d in links]
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in io.IMAGE_SUFFIXES:
+            if not name.startswith(".") and (every_file or io.has_image_suffix(name)):
                 found.append(Path(dirpath) / name)
     return sorted(found)
 
@@ -144,11 +147,21 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
     if out == inp or inp in out.parents:
         raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
     jobs = []
-    for src in find_images(input_path, follow_symlinks=follow_symlinks):
+    for src in find_images(input_path, follow_symlinks=follow_symlinks, every_file=True):
         if src.is_symlink() and not follow_symlinks:
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
                             ledger, refused="a symbolic link, not followed "
                                             "(--follow-symlinks follows links)"))
+            continue
+        if not src.is_file():  # a pipe, a socket, a device, a link to nothing
+            jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
+                            ledger, refused="not a regular file; not read"))
+            continue
+        if not io.has_image_suffix(src.name) and not io.is_image_file(src):
+            # every file gets a record; one whose name says nothing is read if it is an image
+            jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
+                            ledger, refused="not an image file (by name and by content); "
+                                            "not copied", refused_status="skipped"))
             continue
         try:
             dst = output_path(src, input_path, output_root, config, rename)
@@ -351,7 +364,8 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
     ledgers: dict[str, Ledger] = {}
     for job in jobs:
         if job.refused:
-            emit({**skipped_record(job), "output": None, "status": "error", "error": job.refused})
+            emit({**skipped_record(job), "output": None, "status": job.refused_status,
+                  "error": job.refused})
             continue
         if overwrite or not os.path.exists(job.dst):
             pending.append(job)

@@ -135,6 +135,22 @@ def format_for_suffix(suffix: str) -> str | None:
     return _FORMAT_BY_SUFFIX.get(suffix.lower())
 
 
+def has_image_suffix(name: str) -> bool:
+    """True when a file name ends in one of IMAGE_SUFFIXES (any case)."""
+    return Path(name).suffix.lower() in IMAGE_SUFFIXES
+
+
+def is_image_file(path: str | os.PathLike) -> bool:
+    """True when the file's content is an image format faceguard reads (its header only is
+    read): for names that say nothing, such as ``photo`` or ``a.jpg `` with a space."""
+    register_plugins()
+    try:
+        with Image.open(path) as im:
+            return im.format in _SAME_FORMAT
+    except Exception:  # noqa: BLE001 - not an image, unreadable, a folder...
+        return False
+
+
 def same_format(fmt: str) -> str:
     """The format written for an input of PIL format ``fmt`` when no other is asked for."""
     return _SAME_FORMAT[fmt]

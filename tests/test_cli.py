@@ -53,7 +53,8 @@ def test_run_mirrors_the_folder_and_reports_every_file(photo_folder, tmp_path):
     result = invoke(photo_folder, "-o", out, "--report", report, "--workers", "2")
     assert result.exit_code == 1  # the broken file failed, the rest were processed
     records = read_report(report)
-    assert set(records) == {"group.jpg", "gps.jpg", "plain.png", "broken.jpg"}
+    assert set(records) == {"group.jpg", "gps.jpg", "plain.png", "broken.jpg", "notes.txt"}
+    assert records["notes.txt"]["status"] == "skipped" and records["notes.txt"]["output"] is None
     assert records["broken.jpg"]["status"] == "error" and records["broken.jpg"]["output"] is None
     assert "\n" not in records["broken.jpg"]["error"]
     assert f"{photo_folder / 'sub' / 'broken.jpg'}: " in result.stderr
@@ -423,3 +424,23 @@ def test_workers_exit_when_run_is_killed(tmp_path):
     while time.time() < deadline and any(_alive(pid) for pid in workers):
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_every_file_gets_a_record_and_images_are_cleaned_whatever_their_name(tmp_path):
+    """Names with no extension or ending in a space were skipped with no record."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(rng_image(1)).save(src / "photo", "JPEG")  # no extension
+    Image.fromarray(rng_image(2)).save(src / "b.jpg ", "PNG")  # a trailing space
+    (src / "notes.txt").write_text("not a photo")
+    os.mkfifo(src / "pipe.jpg")  # must not hang the run
+    report = tmp_path / "r.jsonl"
+    result = invoke(src, "-o", tmp_path / "out", "--report", report, "--workers", "1")
+    records = read_report(report)
+    assert set(records) == {"photo", "b.jpg ", "notes.txt", "pipe.jpg"}
+    assert records["photo"]["status"] == records["b.jpg "]["status"] == "ok"
+    assert records["notes.txt"]["status"] == "skipped" and "not an image" in \
+        records["notes.txt"]["error"]
+    assert records["pipe.jpg"]["status"] == "error" and result.exit_code == 1
+    assert written_names(tmp_path / "out") == ["b.jpg ", "photo"]
+    assert Image.open(tmp_path / "out" / "photo").format == "JPEG"
