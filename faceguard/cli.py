@@ -56,6 +56,9 @@ def processing_options(command):
                      default=OutputFormat.SAME.value, show_default=True, help="Output format."),
         click.option("--max-pixels", type=int, default=Config.max_pixels, show_default=True,
                      help="Refuse images with more pixels than this (decompression bombs)."),
+        click.option("--max-memory", "max_memory_mb", type=click.IntRange(min=1),
+                     default=Config.max_memory_mb, show_default=True,
+                     help="Refuse images that would need more memory than this (MiB) to clean."),
         click.option("--keep-icc/--no-keep-icc", default=True, show_default=True,
                      help="Keep the ICC colour profile (it carries no personal data)."),
         click.option("--cards", type=_choices(CardPolicy), default=Config.cards.value,
@@ -86,6 +89,7 @@ def processing_options(command):
 def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
     names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
+             "max_memory_mb",
              "keep_icc", "metadata_only", "jpeg_blocks", "cards", "text", "seed", "consistent")
     return Config(**{name: params[name] for name in names})
 

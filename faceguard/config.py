@@ -111,6 +111,8 @@ class Config:
     pixelate_blocks : mosaic cells across the face.
     fill_color : RGB of the solid fill.
     max_pixels : images with more pixels are refused (decompression bombs).
+    max_memory_mb : images that would need more memory than this to clean are refused
+        (about 32 bytes per pixel: 4096 MiB is about 134 megapixels).
     output_format : same as the input, or jpeg/png/webp.
     jpeg_quality, webp_quality : encoder quality when pixels are written.
     keep_icc : keep the ICC colour profile (it describes colours, not people).
@@ -134,6 +136,7 @@ class Config:
     pixelate_blocks: int = 8
     fill_color: tuple[int, int, int] = (0, 0, 0)
     max_pixels: int = 200_000_000
+    max_memory_mb: int = 4096
     output_format: OutputFormat = OutputFormat.SAME
     jpeg_quality: int = 92
     webp_quality: int = 90
@@ -171,6 +174,7 @@ class Config:
             (2 <= self.pixelate_blocks <= 64, "pixelate_blocks must be between 2 and 64"),
             (2 <= self.synthetic_k <= 32, "synthetic_k must be between 2 and 32"),
             (self.max_pixels > 0, "max_pixels must be positive"),
+            (self.max_memory_mb > 0, "max_memory_mb must be positive"),
             (1 <= self.jpeg_quality <= 100, "jpeg_quality must be between 1 and 100"),
             (1 <= self.webp_quality <= 100, "webp_quality must be between 1 and 100"),
         ]

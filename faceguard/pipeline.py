@@ -234,7 +234,8 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     config = config or Config()
     if Path(src).resolve() == Path(dst).resolve():
         raise FaceguardError("refusing to overwrite the input with its output")
-    decoded = io.read_image(src, max_pixels=config.max_pixels)
+    decoded = io.read_image(src, max_pixels=config.max_pixels,
+                            max_memory_mb=config.max_memory_mb)
     if config.metadata_only:
         decoded.view(1)  # the pixel data must decode (at 1/8 scale for a JPEG: cheap)
         result = Result(image=None)

@@ -444,3 +444,21 @@ def test_every_file_gets_a_record_and_images_are_cleaned_whatever_their_name(tmp
     assert records["pipe.jpg"]["status"] == "error" and result.exit_code == 1
     assert written_names(tmp_path / "out") == ["b.jpg ", "photo"]
     assert Image.open(tmp_path / "out" / "photo").format == "JPEG"
+
+
+def test_an_image_that_would_need_too_much_memory_is_refused_before_decoding(tmp_path):
+    """A 12000x12000 PNG of a few hundred KB took 3.6 GB to clean."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("L", (12000, 12000)).save(src / "huge.png")
+    Image.new("L", (2000, 1500)).save(src / "small.png")
+    report = tmp_path / "r.jsonl"
+    started = time.perf_counter()
+    result = invoke(src, "-o", tmp_path / "out", "--report", report, "--workers", "1")
+    assert time.perf_counter() - started < 60
+    records = read_report(report)
+    assert result.exit_code == 1 and records["small.png"]["status"] == "ok"
+    assert "would need about 4.3 GiB to clean" in records["huge.png"]["error"]
+    assert "--max-memory" in records["huge.png"]["error"]
+    tight = invoke(src / "small.png", "-o", tmp_path / "tight", "--max-memory", "64")
+    assert tight.exit_code == 1 and "over the limit of 64 MiB" in tight.stderr
