@@ -90,8 +90,9 @@ def audit_fields(record: dict) -> dict:
     return {"input": record["input"], "input_sha256": record.get("input_sha256"),
             "output": record.get("output"), "output_sha256": record.get("output_sha256"),
             "status": record["status"], "error": record.get("error"),
-            "faces": len(record.get("faces") or []),
-            "metadata_removed": record.get("metadata_removed") or []}
+            "faces": record.get("face_count", len(record.get("faces") or [])),
+            "metadata_removed": record.get("metadata_removed") or [],
+            **({"recovered": True} if record.get("recovered") else {})}
 
 
 @dataclass(frozen=True)

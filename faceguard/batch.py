@@ -40,6 +40,7 @@ class Job:
     dst: str
     config: Config
     ledger: str | None = None  # the output folder whose ledger records this output
+    ledger_file: str | None = None  # where that ledger is kept (default: in the folder)
     refused: str | None = None  # why the input is not read at all (a symbolic link)
     refused_status: str = "error"  # the record's status for a refused input
 
@@ -244,7 +245,7 @@ def _process_job(job: Job) -> dict:
     record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
     try:
         result = process_file(job.src, job.dst, config=job.config,
-                              ledger=Ledger(job.ledger) if job.ledger else None)
+                              ledger=Ledger(job.ledger, job.ledger_file) if job.ledger else None)
     except KeyboardInterrupt:  # SIGTERM: the temporary file is gone already
         if _orphaned():  # nobody will read a result or send another job: go
             os._exit(1)

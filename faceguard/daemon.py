@@ -39,6 +39,7 @@ from .batch import (
 )
 from .config import Config
 from .errors import UsageError
+from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ class Watcher:
                 folder.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(o.outbox)  # left by a kill -9 mid-write
         self.journal = Journal(o.state_dir / "journal.jsonl")
+        self._ledger = Ledger(o.outbox, o.state_dir / "outputs.jsonl")  # workers' promises
         self.audit = AuditLog(o.audit, key=o.audit_key) if o.audit else None
         if self.audit is not None and self.audit.recovered:
             log.warning("audit log recovered", extra={"event": "recovered",
@@ -376,7 +378,8 @@ class Watcher:
         if dst is None:
             dst = str(self._output_for(path, sha))
             self.journal.claim(rel, sha, dst)
-        job = Job(str(path), dst, self.o.config)
+        job = Job(str(path), dst, self.o.config, ledger=str(self.o.outbox),
+                  ledger_file=str(self._ledger.path))
         attempt = self.attempts.get(rel, 0) + 1
         self.attempts[rel] = attempt
         self.inflight[self.pool.submit(process_job, job)] = (job, rel, sha, attempt)
@@ -445,14 +448,15 @@ class Watcher:
             self.status.ok += 1
             if self.o.delete_originals:
                 src.unlink(missing_ok=True)
-            elif self.o.done is not None:
+            elif self.o.done is not None and os.path.lexists(src):  # moved before a crash
                 _move(src, _unique_path(self.o.done / rel))
             else:
                 left_in_place = True
                 self.known_done[src] = _signature(src)
             log.info("cleaned", extra={"event": "ok", "file": rel, "output": record["output"],
-                                       "faces": len(record["faces"]),
-                                       "cards": len(record.get("cards", []))})
+                                       "faces": record.get("face_count", len(record["faces"])),
+                                       "cards": record.get("card_count",
+                                                           len(record.get("cards", [])))})
         else:
             self.status.errors += 1
             self.status.last_error = {"file": rel, "error": record["error"],
@@ -466,9 +470,11 @@ class Watcher:
                 _move(src, target)
             log.warning("quarantined", extra={"event": "error", "file": rel,
                                               "reason": record["error"]})
-        self.journal.finish(rel, sha, status=record["status"], left_in_place=left_in_place)
+        # the audit record before the journal's: a crash between them repeats a record on
+        # recovery rather than losing one
         if self.audit is not None:
             self.audit.append(audit_fields(record))
+        self.journal.finish(rel, sha, status=record["status"], left_in_place=left_in_place)
         self.attempts.pop(rel, None)
         self.status.last_activity = time.time()
 
@@ -476,16 +482,30 @@ class Watcher:
         """Replay the claims a crash left open (see the module docstring)."""
         for rel, claim in list(self.journal.open_claims.items()):
             src = self.o.inbox / rel
-            if not src.exists() or io.file_sha256(src) != claim["sha"]:
-                self.journal.finish(rel, claim["sha"], status="gone", left_in_place=False)
-                continue
-            if Path(claim["dst"]).exists():
-                record = {"input": str(src), "output": claim["dst"], "status": "ok",
-                          "faces": [], "error": None, "input_sha256": claim["sha"],
-                          "recovered": True}
-                self._finish(Job(str(src), claim["dst"], self.o.config), rel, claim["sha"], record)
-            else:
+            here = src.exists() and io.file_sha256(src) == claim["sha"]
+            written = Path(claim["dst"]).exists()
+            if written and not here and not src.exists():  # moved on before the crash?
+                promise = self._ledger.promised(claim["dst"]) or {}
+                written = promise.get("input_sha256") == claim["sha"]
+            if written and (here or not src.exists()):  # the crash came before its record
+                self._finish(Job(str(src), claim["dst"], self.o.config), rel, claim["sha"],
+                             self._recovered_record(src, claim))
+            elif here:
                 self._claim_and_submit(src, dst=claim["dst"])
+            else:
+                self.journal.finish(rel, claim["sha"], status="gone", left_in_place=False)
+
+    def _recovered_record(self, src: Path, claim: dict) -> dict:
+        """The record of an output written before a crash: its hash read again, and what
+        was found and removed from the promise the worker made before writing it."""
+        promise = self._ledger.promised(claim["dst"]) or {}
+        findings = promise.get("findings") or {}
+        return {"input": str(src), "output": claim["dst"], "status": "ok", "error": None,
+                "input_sha256": claim["sha"], "output_sha256": io.file_sha256(claim["dst"]),
+                "faces": [], "cards": [], "face_count": int(findings.get("faces", 0)),
+                "card_count": int(findings.get("cards", 0)),
+                "metadata_removed": list(findings.get("metadata_removed", [])),
+                "recovered": True, "findings_known": bool(findings)}
 
     def _write_status(self, force: bool = False) -> None:
         now = time.monotonic()

@@ -49,18 +49,23 @@ def options_fingerprint(config: Config) -> str:
 class Ledger:
     """The ledger of one output folder (``output_root``)."""
 
-    def __init__(self, output_root: str | os.PathLike) -> None:
+    def __init__(self, output_root: str | os.PathLike, path: str | os.PathLike | None = None
+                 ) -> None:
+        """The ledger of ``output_root``, kept in ``path`` (default OUT/.faceguard/
+        outputs.jsonl; the watch daemon keeps its own in its state folder)."""
         self.root = Path(output_root)
-        self.path = self.root / LEDGER
+        self.path = Path(path) if path is not None else self.root / LEDGER
         self._entries: dict[str, list[dict]] | None = None
 
     def promise(self, dst: str | os.PathLike, output_sha256: str, input_sha256: str,
-                config: Config) -> None:
+                config: Config, findings: dict | None = None) -> None:
         """Record that ``dst`` is about to hold bytes hashing to ``output_sha256``, made from
-        an input hashing to ``input_sha256`` with ``config``; durable before it returns."""
+        an input hashing to ``input_sha256`` with ``config`` (and what was found and
+        removed: counts and kinds, for a record recovered after a crash); durable before
+        it returns."""
         line = json.dumps({"output": self._key(dst), "output_sha256": output_sha256,
-                           "input_sha256": input_sha256,
-                           "options": options_fingerprint(config)}) + "\n"
+                           "input_sha256": input_sha256, "options": options_fingerprint(config),
+                           **({"findings": findings} if findings else {})}) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -82,6 +87,13 @@ class Ledger:
                for p in ours):
             return Verdict.OURS
         return Verdict.STALE
+
+    def promised(self, dst: str | os.PathLike) -> dict | None:
+        """The promise that the file now at ``dst`` fulfils (its bytes' hash), or None."""
+        output_sha256 = io.file_sha256(dst)
+        self._entries = None  # a daemon reads it after its workers wrote more
+        return next((p for p in reversed(self._load().get(self._key(dst), []))
+                     if p.get("output_sha256") == output_sha256), None)
 
     def _key(self, dst: str | os.PathLike) -> str:
         return Path(os.path.abspath(dst)).relative_to(os.path.abspath(self.root)).as_posix()

@@ -255,11 +255,13 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
         data = _encode(result.image, decoded, fmt, config, alpha=result.alpha)
     result.input_sha256 = hashlib.sha256(decoded.source).hexdigest()
     result.output_sha256 = hashlib.sha256(data).hexdigest()
-    if ledger is not None:
-        ledger.promise(dst, result.output_sha256, result.input_sha256, config)
-    io.write_atomic(dst, data)
     # the input's own profile never goes out (a profile of our own may take its place)
     result.metadata_removed = list(decoded.metadata_found)
+    if ledger is not None:
+        ledger.promise(dst, result.output_sha256, result.input_sha256, config,
+                       findings={"faces": len(result.detections), "cards": len(result.cards),
+                                 "metadata_removed": result.metadata_removed})
+    io.write_atomic(dst, data)
     result.output = str(dst)
     if not keep_pixels:
         result.image = None

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from faceguard import io
+from faceguard import Config, io
 from faceguard.audit import AuditLog, verify_chain
+from faceguard.batch import Job
 from faceguard.cli import main
 
 from .helpers import rng_image
@@ -384,3 +385,38 @@ def test_watch_names_each_output_by_the_format_it_holds(tmp_path):
     assert result.exit_code == 0, result.output
     written = {p.name: Image.open(p).format for p in (tmp_path / "out").iterdir()}
     assert written == {"anim.png": "PNG", "pic.png": "PNG"}
+
+
+@pytest.mark.parametrize("original_moved", [False, True])
+def test_an_output_written_before_a_crash_gets_a_full_audit_record(tmp_path, original_moved):
+    """Recovered records said faces 0, metadata_removed [] and no output hash, and an
+    output whose original had been moved on before the crash got no record at all."""
+    from faceguard.batch import process_job
+    from faceguard.daemon import Journal
+
+
+    inbox, outbox, done = tmp_path / "in", tmp_path / "out", tmp_path / "done"
+    state = inbox / ".faceguard"
+    inbox.mkdir()
+    (inbox / "a.jpg").write_bytes(photo_bytes(5))
+    sha = io.file_sha256(inbox / "a.jpg")
+    # what the daemon and its worker had done when kill -9 came: claimed, cleaned, promised
+    Journal(state / "journal.jsonl").claim("a.jpg", sha, str(outbox / "a.jpg"))
+    job = Job(str(inbox / "a.jpg"), str(outbox / "a.jpg"), Config(), ledger=str(outbox),
+              ledger_file=str(state / "outputs.jsonl"))
+    done_by_worker = process_job(job)
+    assert done_by_worker["status"] == "ok"
+    if original_moved:
+        done.mkdir()
+        (inbox / "a.jpg").rename(done / "a.jpg")
+    audit = tmp_path / "audit.jsonl"
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(outbox), "--done", str(done),
+                                       "--once", "--workers", "1", "--audit", str(audit)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert record["recovered"] and record["status"] == "ok"
+    assert record["output_sha256"] == io.file_sha256(outbox / "a.jpg")
+    assert record["metadata_removed"] == done_by_worker["metadata_removed"]
+    assert {"exif", "gps"} <= set(record["metadata_removed"])
+    assert (done / "a.jpg").exists() and not (inbox / "a.jpg").exists()

@@ -100,5 +100,6 @@ def test_the_ledger_holds_hashes_and_output_names_only(tmp_path):
     assert run(src, "-o", out, "--rename", "hash")[0] == 0
     text = (out / LEDGER).read_text()
     assert "secret-name" not in text and str(src) not in text
-    assert set(json.loads(text.splitlines()[0])) == {"output", "output_sha256", "input_sha256",
-                                                     "options"}
+    promise = json.loads(text.splitlines()[0])
+    assert set(promise) == {"output", "output_sha256", "input_sha256", "options", "findings"}
+    assert set(promise["findings"]) == {"faces", "cards", "metadata_removed"}  # counts, kinds
