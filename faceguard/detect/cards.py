@@ -531,11 +531,55 @@ class _Scored(NamedTuple):
 
 
 def find_documents(image: np.ndarray) -> list[Document]:
-    """Every document in ``image`` (H, W, 3) uint8 RGB, upright; see the module docstring."""
+    """Every document in ``image`` (H, W, 3) uint8 RGB; see the module docstring.
+
+    A document photographed sideways (a passport page shot in landscape, or stored without
+    its orientation tag) has its print running up or down the image: when most lines of
+    print found do, the search runs on the image turned a quarter turn, and what it finds
+    is turned back (reading inside a document tells its top from its bottom).
+    """
     # one copy at most LINES_SIDE long serves the line search, the outlines and the colours
     preview, to_preview = ocr.resized(image, LINES_SIDE, max_upscale=1.0)
     preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
     if len(preview_lines) == 0:  # a document is found by the print inside it, a page by its lines
+        return []
+    if _runs_sideways(preview_lines):
+        turned = np.ascontiguousarray(np.rot90(image, 1))  # a quarter turn anticlockwise
+        turned_preview = np.ascontiguousarray(np.rot90(preview, 1))
+        found = _find_upright(turned, turned_preview, to_preview,
+                              ocr.find_lines(turned_preview, side=LINES_SIDE))
+        return [_turned_back(document, image.shape[1]) for document in found]
+    return _find_upright(image, preview, to_preview, preview_lines)
+
+
+# print runs sideways when at least this share of at least this many lines is taller than
+# long (a line's height over 1.5 times its width)
+SIDEWAYS_SHARE, SIDEWAYS_MIN_LINES = 0.5, 3
+
+
+def _runs_sideways(lines: np.ndarray) -> bool:
+    """True when most of ``lines`` (N, 4, 2) run up or down the image."""
+    extent = lines.max(axis=1) - lines.min(axis=1)
+    tall = extent[:, 1] > 1.5 * extent[:, 0]
+    return len(lines) >= SIDEWAYS_MIN_LINES and tall.mean() >= SIDEWAYS_SHARE
+
+
+def _turned_back(document: Document, width: int) -> Document:
+    """``document`` found in the image turned a quarter turn anticlockwise (np.rot90), in
+    pixels of the image of ``width`` px before the turn: (x', y') -> (width - y', x')."""
+    def back(points: np.ndarray) -> np.ndarray:
+        points = np.asarray(points, np.float32)
+        return np.stack([width - points[..., 1], points[..., 0]], axis=-1).astype(np.float32)
+
+    return replace(document, quad=q.order_quad(back(document.quad)),
+                   lines=[replace(line, quad=back(line.quad)) for line in document.lines],
+                   spilling=back(document.spilling) if len(document.spilling) else document.spilling)
+
+
+def _find_upright(image: np.ndarray, preview: np.ndarray, to_preview: float,
+                  preview_lines: np.ndarray) -> list[Document]:
+    """find_documents on an image whose print runs across it."""
+    if len(preview_lines) == 0:
         return []
     lines = preview_lines / to_preview
     scored = []
