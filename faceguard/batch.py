@@ -158,11 +158,13 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
                             ledger, refused="not a regular file; not read"))
             continue
-        if not io.has_image_suffix(src.name) and not io.is_image_file(src):
+        if not io.has_image_suffix(src.name) and not (_name_says_nothing(src.name)
+                                                      and io.is_image_file(src)):
             # every file gets a record; one whose name says nothing is read if it is an image
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
-                            ledger, refused="not an image file (by name and by content); "
-                                            "not copied", refused_status="skipped"))
+                            ledger, refused="not an image file (by name, or by content for a "
+                                            "name without a suffix); not copied",
+                            refused_status="skipped"))
             continue
         try:
             dst = output_path(src, input_path, output_root, config, rename)
@@ -171,6 +173,14 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
             log.debug("cannot hash %s: %s", src, exc)
         jobs.append(Job(str(src), str(dst), config, ledger))
     return resolve_collisions(jobs)
+
+
+def _name_says_nothing(name: str) -> bool:
+    """True for a name with no suffix (``photo``) or an image suffix spoilt by trailing
+    spaces or dots (``a.jpg ``): its content decides. Any other suffix (``.txt``, ``.cr2``,
+    ``.mp4``) says what the file is, and it is not read: a camera raw file opens as a TIFF
+    thumbnail, which cleaned under the raw file's name would mislead."""
+    return not Path(name).suffix or io.has_image_suffix(name.rstrip(" ."))
 
 
 def resolve_collisions(jobs: list[Job]) -> list[Job]:

@@ -433,11 +433,13 @@ def test_every_file_gets_a_record_and_images_are_cleaned_whatever_their_name(tmp
     Image.fromarray(rng_image(1)).save(src / "photo", "JPEG")  # no extension
     Image.fromarray(rng_image(2)).save(src / "b.jpg ", "PNG")  # a trailing space
     (src / "notes.txt").write_text("not a photo")
+    Image.fromarray(rng_image(3)).save(src / "raw.cr2", "TIFF")  # a raw file opens as TIFF
     os.mkfifo(src / "pipe.jpg")  # must not hang the run
     report = tmp_path / "r.jsonl"
     result = invoke(src, "-o", tmp_path / "out", "--report", report, "--workers", "1")
     records = read_report(report)
-    assert set(records) == {"photo", "b.jpg ", "notes.txt", "pipe.jpg"}
+    assert set(records) == {"photo", "b.jpg ", "notes.txt", "raw.cr2", "pipe.jpg"}
+    assert records["raw.cr2"]["status"] == "skipped"
     assert records["photo"]["status"] == records["b.jpg "]["status"] == "ok"
     assert records["notes.txt"]["status"] == "skipped" and "not an image" in \
         records["notes.txt"]["error"]
