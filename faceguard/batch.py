@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
+import functools
 import logging
 import multiprocessing
 import os
@@ -149,22 +150,11 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
         raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
     jobs = []
     for src in find_images(input_path, follow_symlinks=follow_symlinks, every_file=True):
-        if src.is_symlink() and not follow_symlinks:
+        refusal = _refusal(src, follow_symlinks)
+        if refusal is not None:  # every file gets a record, this one without being read
+            reason, status = refusal
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
-                            ledger, refused="a symbolic link, not followed "
-                                            "(--follow-symlinks follows links)"))
-            continue
-        if not src.is_file():  # a pipe, a socket, a device, a link to nothing
-            jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
-                            ledger, refused="not a regular file; not read"))
-            continue
-        if not io.has_image_suffix(src.name) and not (_name_says_nothing(src.name)
-                                                      and io.is_image_file(src)):
-            # every file gets a record; one whose name says nothing is read if it is an image
-            jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
-                            ledger, refused="not an image file (by name, or by content for a "
-                                            "name without a suffix); not copied",
-                            refused_status="skipped"))
+                            ledger, refused=reason, refused_status=status))
             continue
         try:
             dst = output_path(src, input_path, output_root, config, rename)
@@ -173,6 +163,20 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
             log.debug("cannot hash %s: %s", src, exc)
         jobs.append(Job(str(src), str(dst), config, ledger))
     return resolve_collisions(jobs)
+
+
+def _refusal(src: Path, follow_symlinks: bool) -> tuple[str, str] | None:
+    """Why ``src`` is not read, and the record's status; None for an image to clean (one
+    whose name says nothing is read if its header is an image's)."""
+    if src.is_symlink() and not follow_symlinks:
+        return "a symbolic link, not followed (--follow-symlinks follows links)", "error"
+    if not src.is_file():  # a pipe, a socket, a device, a link to nothing
+        return "not a regular file; not read", "error"
+    if not io.has_image_suffix(src.name) and not (_name_says_nothing(src.name)
+                                                  and io.is_image_file(src)):
+        return ("not an image file (by name, or by content for a name without a suffix); "
+                "not copied", "skipped")
+    return None
 
 
 def _name_says_nothing(name: str) -> bool:
@@ -289,9 +293,15 @@ def _release_free_memory() -> None:
     """Hand the C heap's free pages back to the system after a file (glibc's malloc_trim):
     the text models run without an arena, and a 12-MP photo leaves holes in the heap."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        _libc().malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    """glibc, loaded once per process (OSError elsewhere)."""
+    return ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def skipped_record(job: Job) -> dict:
@@ -326,8 +336,7 @@ def _die_with_parent() -> None:
     parent = multiprocessing.parent_process()
     _parent_pid = parent.pid if parent is not None else None
     try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux with glibc
         pass
     if _orphaned():
@@ -372,7 +381,7 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
         on_record(record)
 
     pending: deque[Job] = deque()
-    ledgers: dict[str, Ledger] = {}
+    ledgers: dict[tuple[str, str | None], Ledger] = {}
     for job in jobs:
         if job.refused:
             emit({**skipped_record(job), "output": None, "status": job.refused_status,
@@ -400,13 +409,16 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
     return summary
 
 
-def _existing_output(job: Job, ledgers: dict[str, Ledger]) -> Verdict:
+def _existing_output(job: Job, ledgers: dict[tuple[str, str | None], Ledger]) -> Verdict:
     """Whether the file already at ``job.dst`` is this tool's output of ``job.src`` with
-    its options (see ledger; ``ledgers`` caches them by folder). Without a ledger (jobs
-    made by hand), any file is trusted."""
+    its options (see ledger; ``ledgers`` caches them by folder and file). Without a ledger
+    (jobs made by hand), any file is trusted."""
     if job.ledger is None:
         return Verdict.OURS
-    ledger = ledgers.setdefault(job.ledger, Ledger(job.ledger))
+    where = (job.ledger, job.ledger_file)
+    if where not in ledgers:
+        ledgers[where] = Ledger(*where)
+    ledger = ledgers[where]
     try:
         return ledger.verdict(job.src, job.dst, job.config)
     except OSError:  # the input or the output cannot be read: redo, and report what fails

@@ -142,12 +142,13 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
     if audit is not None and audit.recovered:
         _say(f"faceguard: audit log {audit_path}: {audit.recovered}", bar)
 
+    writers = [(name, path, write) for name, path, write in (
+        ("report", report_path, _report_writer(report)),
+        ("audit log", audit_path, _audit_writer(audit))) if write is not None]
+
     def on_record(record: dict) -> None:
         # a full disk or a failing device loses this file's record, not the batch
-        for name, path, write in (("report", report_path, _report_writer(report)),
-                                  ("audit log", audit_path, _audit_writer(audit))):
-            if write is None:
-                continue
+        for name, path, write in writers:
             try:
                 write(record)
             except OSError as exc:
@@ -329,9 +330,10 @@ def audit_verify(log_path: Path, key_path: Path | None, checkpoint_path: Path | 
         checkpoint = json.loads(checkpoint_path.read_text()) if checkpoint_path else None
     except ValueError as exc:
         raise click.UsageError(f"{checkpoint_path} is not a checkpoint: {exc}") from exc
-    check = verify_chain(log_path, _audit_key(key_path), checkpoint)
+    key = _audit_key(key_path)
+    check = verify_chain(log_path, key, checkpoint)
     if check.ok:
-        keyed = ", keyed" if _audit_key(key_path) else ""
+        keyed = ", keyed" if key else ""
         click.echo(f"{log_path}: {check.records} records, chain intact{keyed}"
                    + (", checkpoint found" if checkpoint else ""))
         sys.exit(0)

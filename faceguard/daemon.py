@@ -484,24 +484,25 @@ class Watcher:
             src = self.o.inbox / rel
             here = src.exists() and io.file_sha256(src) == claim["sha"]
             written = Path(claim["dst"]).exists()
-            if written and not here and not src.exists():  # moved on before the crash?
-                promise = self._ledger.promised(claim["dst"]) or {}
-                written = promise.get("input_sha256") == claim["sha"]
-            if written and (here or not src.exists()):  # the crash came before its record
+            promise = self._ledger.promised(claim["dst"]) if written else None
+            moved_on = not src.exists() and promise is not None \
+                and promise.get("input_sha256") == claim["sha"]  # before the crash
+            if written and (here or moved_on):  # the crash came before its record
                 self._finish(Job(str(src), claim["dst"], self.o.config), rel, claim["sha"],
-                             self._recovered_record(src, claim))
+                             self._recovered_record(src, claim, promise))
             elif here:
                 self._claim_and_submit(src, dst=claim["dst"])
             else:
                 self.journal.finish(rel, claim["sha"], status="gone", left_in_place=False)
 
-    def _recovered_record(self, src: Path, claim: dict) -> dict:
-        """The record of an output written before a crash: its hash read again, and what
-        was found and removed from the promise the worker made before writing it."""
-        promise = self._ledger.promised(claim["dst"]) or {}
-        findings = promise.get("findings") or {}
+    def _recovered_record(self, src: Path, claim: dict, promise: dict | None) -> dict:
+        """The record of an output written before a crash: its hash read again (the
+        ``promise`` it fulfils says it), and what was found and removed from that promise,
+        which the worker made before writing it."""
+        findings = (promise or {}).get("findings") or {}
+        output_sha256 = promise["output_sha256"] if promise else io.file_sha256(claim["dst"])
         return {"input": str(src), "output": claim["dst"], "status": "ok", "error": None,
-                "input_sha256": claim["sha"], "output_sha256": io.file_sha256(claim["dst"]),
+                "input_sha256": claim["sha"], "output_sha256": output_sha256,
                 "faces": [], "cards": [], "face_count": int(findings.get("faces", 0)),
                 "card_count": int(findings.get("cards", 0)),
                 "metadata_removed": list(findings.get("metadata_removed", [])),
