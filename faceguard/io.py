@@ -238,10 +238,10 @@ def _tiff_main_image_elsewhere(im: Image.Image, data: bytes) -> str | None:
         return "TIFF whose first image is a reduced-resolution copy"
     offsets = tags.get(330) or ()
     offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+    buffer = stdio.BytesIO(data)
     for offset in offsets[:16]:
         try:
             sub = TiffImagePlugin.ImageFileDirectory_v2(prefix=tags.prefix)
-            buffer = stdio.BytesIO(data)
             buffer.seek(int(offset))
             sub.load(buffer)
             if int(sub.get(256, 0)) * int(sub.get(257, 0)) > im.size[0] * im.size[1]:

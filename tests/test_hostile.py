@@ -172,16 +172,10 @@ def hostile_profile(wide: bool) -> bytes:
     bodies += [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", 30) + b"Alice's phone " + CANARY),
                (b"cprt", b"text\0\0\0\0" + CANARY + b"\0"),
                (b"priv", b"\0" * 8 + jpeg_bytes(9, comment=CANARY))]
-    table, data, offset = b"", b"", 132 + 12 * len(bodies)
-    for sig, body in bodies:
-        body += b"\0" * (-len(body) % 4)
-        table += struct.pack(">4sII", sig, offset + len(data), len(body))
-        data += body
     header = bytearray(profile[:128])
-    header[0:4] = struct.pack(">I", offset + len(data))
     header[24:36] = b"\x07\xe6\x00\x03\x00\x0e\x00\x0c\x00\x00\x00\x00"  # a date
     header[48:56] = b"CANNMODL"  # device maker and model
-    return bytes(header) + struct.pack(">I", len(bodies)) + table + data
+    return icc.assemble(bytes(header), bodies)
 
 
 @pytest.mark.parametrize("wide", [False, True])

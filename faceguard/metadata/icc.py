@@ -153,16 +153,21 @@ def _serialize(xyz: dict, curves: dict, chad: tuple | None) -> bytes:
     tags += [(sig, curve(curves[sig])) for sig in _TRC_TAGS]
     if chad is not None:
         tags.append((b"chad", b"sf32\0\0\0\0" + s15(chad)))
+    header = (b"\0" * 8 + b"\x02\x10\x00\x00" + b"mntrRGB XYZ " + b"\0" * 12 + b"acsp"
+              + b"\0" * 24 + struct.pack(">I", 0) + s15(_D50) + b"\0" * 48)
+    return assemble(header, tags)
+
+
+def assemble(header: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """A profile from its 128-byte ``header`` (its size field is filled in) and its tags,
+    (signature, body) each, laid out after the tag table on 4-byte boundaries."""
     table, data, offset = b"", b"", 128 + 4 + 12 * len(tags)
     for sig, body in tags:
         body += b"\0" * (-len(body) % 4)
         table += struct.pack(">4sII", sig, offset + len(data), len(body))
         data += body
-    size = offset + len(data)
-    header = (struct.pack(">I", size) + b"\0" * 4 + b"\x02\x10\x00\x00" + b"mntrRGB XYZ "
-              + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + s15(_D50)
-              + b"\0" * 48)
-    return header + struct.pack(">I", len(tags)) + table + data
+    return (struct.pack(">I", offset + len(data)) + header[4:128] + struct.pack(">I", len(tags))
+            + table + data)
 
 
 def _draws_alike(original: bytes, rebuilt: bytes) -> bool:

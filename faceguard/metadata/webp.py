@@ -9,7 +9,7 @@ import struct
 
 from ..errors import MetadataError
 
-_BITSTREAM = {b"VP8 ", b"VP8L", b"ALPH", b"ANIM", b"ANMF"}
+_BITSTREAM = {b"VP8 ", b"VP8L", b"ALPH"}  # animation chunks take the re-encode path
 _ICC_FLAG, _EXIF_FLAG, _XMP_FLAG, _ANIMATION_FLAG = 0x20, 0x08, 0x04, 0x02
 
 
