@@ -86,7 +86,8 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
         boxes, scores = _faces_in(views, config, min(factors))
         boxes = boxes / np.float32([factors[0], factors[1], factors[0], factors[1]])
     with _failures_as("document or text detection"):
-        documents, lines = _documents_and_lines(full, config)
+        size = (round(view.shape[1] / factors[0]), round(view.shape[0] / factors[1]))
+        documents, lines = _documents_and_lines(full, config, view=view, view_scale=min(factors), size=size)
         for shown in views[1:]:
             more_documents, more_lines = _documents_and_lines(lambda shown=shown: shown, config)
             documents, lines = documents + more_documents, lines + more_lines
@@ -172,11 +173,14 @@ def _failures_as(stage: str):
         raise DetectionError(f"{stage} failed: {exc}") from exc
 
 
-def _documents_and_lines(full: Callable[[], np.ndarray], config: Config
+def _documents_and_lines(full: Callable[[], np.ndarray], config: Config, *, view: np.ndarray | None = None,
+                         view_scale: float = 1.0, size: tuple[int, int] | None = None
                          ) -> tuple[list[card_detection.Document], list[SensitiveLine]]:
     """The documents found (per --cards) and the text lines to hide (per --text) in
-    ``full()``, the (H, W, 3) uint8 RGB image."""
-    documents = [] if config.cards is CardPolicy.OFF else card_detection.find_documents(full())
+    ``full()``, the (H, W, 3) uint8 RGB image of ``size`` (W, H); ``view`` is a copy of it
+    scaled by ``view_scale`` that the document search may look at instead."""
+    documents = [] if config.cards is CardPolicy.OFF else card_detection.find_documents(
+        full, view=view, view_scale=view_scale, size=size or full().shape[1::-1])
     read: list[ocr.TextLine] = []
     if config.text is not TextScope.OFF and documents:
         card_detection.read_documents(full(), documents)

@@ -425,3 +425,29 @@ def test_a_document_photographed_sideways_keeps_no_readable_mrz(shared_data, tur
         readable = [line.text for line in ocr.read_text(shown)
                     if any(m.kind == "mrz" for m in find_numbers(line.text))]
         assert readable == [], readable
+
+
+def test_documents_are_looked_for_on_a_reduced_view_and_read_at_full_size():
+    """The line search and the outlines work on a reduced copy (a JPEG decoded at 1/2
+    scale); the full image is asked for only to read inside an outline, and the card is
+    found where the search on the full image finds it."""
+    import cv2
+
+    from faceguard.detect import cards
+    rng = np.random.default_rng(7)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="cn_id", occlude=0.0)
+    view = cv2.resize(scene.image, (1440, 1080), interpolation=cv2.INTER_CUBIC)  # > LINES_SIDE
+    big = cv2.resize(scene.image, (2880, 2160), interpolation=cv2.INTER_CUBIC)
+    asked = []
+
+    def full():
+        asked.append(1)
+        return big
+    size = (big.shape[1], big.shape[0])
+    found = cards.find_documents(full, view=view, view_scale=0.5, size=size)
+    assert asked, "a card is read at full size"
+    assert max(q.quad_iou(scene.cards[0].quad * 2.4, d.quad) for d in found) >= 0.7
+    # a view with no print in it: the full image is never decoded
+    asked.clear()
+    assert cards.find_documents(full, view=np.full_like(view, 128), view_scale=0.5, size=size) == []
+    assert not asked

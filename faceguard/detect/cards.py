@@ -25,6 +25,7 @@ Quads are (4, 2) float32 corners, clockwise from the top-left, in pixels of the 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -127,10 +128,15 @@ def edge_support(quads: np.ndarray, edges: np.ndarray, samples: int = 160) -> np
     return (hits & inside).mean(axis=1)
 
 
+FIT_POINTS = 400          # edge pixels a side's line is fitted to, at most
+
+
 def _line_through(points: np.ndarray) -> np.ndarray | None:
     """(a, b, c) with a*x + b*y = c, a robust line fit through points (N, 2)."""
     if len(points) < 8:
         return None
+    if len(points) > FIT_POINTS:  # evenly spread (edge pixels come row by row)
+        points = points[::-(-len(points) // FIT_POINTS)]
     vx, vy, x0, y0 = cv2.fitLine(points.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel()
     a, b = -vy, vx
     return np.array([a, b, a * x0 + b * y0], np.float64)
@@ -502,14 +508,15 @@ def _accepts(support: float, inside: int, crossing: int) -> float:
     return 0.0
 
 
-def _frame_document(image: np.ndarray, lines: np.ndarray) -> Document | None:
-    """The whole image as a document, when text lines outside every found document read
-    like one (an identity number or MRZ line among them): a scan with no visible border,
-    or a document whose outline was not found."""
-    height, width = image.shape[:2]
+def _frame_document(full: Callable[[], np.ndarray], size: tuple[int, int],
+                    lines: np.ndarray) -> Document | None:
+    """The whole image (of ``size`` (W, H), returned by ``full``) as a document, when text
+    lines outside every found document read like one (an identity number or MRZ line among
+    them): a scan with no visible border, or a document whose outline was not found."""
+    width, height = size
     if len(lines) < FRAME_MIN_LINES:
         return None
-    read = ocr.join_lines(ocr.read_lines(image, lines))
+    read = ocr.join_lines(ocr.read_lines(full(), lines))
     kinds = {m.kind for line in read for m in find_numbers(line.text)}
     if not kinds & DOCUMENT_NUMBERS:
         return None
@@ -530,26 +537,50 @@ class _Scored(NamedTuple):
         return (-round(self.score, 1), -self.inside / max(q.quad_area(self.quad), 1.0))
 
 
-def find_documents(image: np.ndarray) -> list[Document]:
-    """Every document in ``image`` (H, W, 3) uint8 RGB; see the module docstring.
+def find_documents(image: np.ndarray | Callable[[], np.ndarray], *, view: np.ndarray | None = None,
+                   view_scale: float = 1.0, size: tuple[int, int] | None = None) -> list[Document]:
+    """Every document in the image (H, W, 3) uint8 RGB; see the module docstring.
+
+    image : the image, or a function that returns it; it is asked for only when an outline
+        is read or the frame's lines are (a photo in which nothing is read is never decoded
+        at full size). A function needs ``size`` (W, H).
+    view : a copy of the image scaled by ``view_scale`` (a JPEG decoded at reduced scale);
+        the line search and the outlines use it when it is at least ``LINES_SIDE`` long
+        (or as large as the image).
 
     A document photographed sideways (a passport page shot in landscape, or stored without
     its orientation tag) has its print running up or down the image: when most lines of
     print found do, the search runs on the image turned a quarter turn, and what it finds
     is turned back (reading inside a document tells its top from its bottom).
     """
+    full = _once(image) if callable(image) else (lambda: image)
+    width, height = size if size is not None else (image.shape[1], image.shape[0])
     # one copy at most LINES_SIDE long serves the line search, the outlines and the colours
-    preview, to_preview = ocr.resized(image, LINES_SIDE, max_upscale=1.0)
+    if view is not None and max(view.shape[:2]) >= min(LINES_SIDE, max(width, height)):
+        preview, to_view_preview = ocr.resized(view, LINES_SIDE, max_upscale=1.0)
+        to_preview = to_view_preview * view_scale
+    else:
+        preview, to_preview = ocr.resized(full(), LINES_SIDE, max_upscale=1.0)
     preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
     if len(preview_lines) == 0:  # a document is found by the print inside it, a page by its lines
         return []
     if _runs_sideways(preview_lines):
-        turned = np.ascontiguousarray(np.rot90(image, 1))  # a quarter turn anticlockwise
-        turned_preview = np.ascontiguousarray(np.rot90(preview, 1))
-        found = _find_upright(turned, turned_preview, to_preview,
-                              ocr.find_lines(turned_preview, side=LINES_SIDE))
-        return [_turned_back(document, image.shape[1]) for document in found]
-    return _find_upright(image, preview, to_preview, preview_lines)
+        turned_preview = np.ascontiguousarray(np.rot90(preview, 1))  # a quarter turn anticlockwise
+        found = _find_upright(_once(lambda: np.ascontiguousarray(np.rot90(full(), 1))), (height, width),
+                              turned_preview, to_preview, ocr.find_lines(turned_preview, side=LINES_SIDE))
+        return [_turned_back(document, width) for document in found]
+    return _find_upright(full, (width, height), preview, to_preview, preview_lines)
+
+
+def _once(make: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    """``make``, called at most once: later calls return its first result."""
+    made: list[np.ndarray] = []
+
+    def get() -> np.ndarray:
+        if not made:
+            made.append(make())
+        return made[0]
+    return get
 
 
 # print runs sideways when at least this share of at least this many lines is taller than
@@ -576,9 +607,10 @@ def _turned_back(document: Document, width: int) -> Document:
                    spilling=back(document.spilling) if len(document.spilling) else document.spilling)
 
 
-def _find_upright(image: np.ndarray, preview: np.ndarray, to_preview: float,
-                  preview_lines: np.ndarray) -> list[Document]:
-    """find_documents on an image whose print runs across it."""
+def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview: np.ndarray,
+                  to_preview: float, preview_lines: np.ndarray) -> list[Document]:
+    """find_documents on an image of ``size`` (W, H), returned by ``full``, whose print
+    runs across it."""
     if len(preview_lines) == 0:
         return []
     lines = preview_lines / to_preview
@@ -601,7 +633,7 @@ def _find_upright(image: np.ndarray, preview: np.ndarray, to_preview: float,
         # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
         # a date); a placard with lines of small print rarely does
         reads += 1
-        read = _read_inside(image, quad)
+        read = _read_inside(full(), quad)
         if any(_identity_evidence(line.text) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read))
@@ -610,7 +642,7 @@ def _find_upright(image: np.ndarray, preview: np.ndarray, to_preview: float,
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
     if len(outside):
-        frame = _frame_document(image, outside)
+        frame = _frame_document(full, size, outside)
         if frame is not None:
             documents.append(frame)
     return documents
@@ -728,13 +760,23 @@ def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:
     patch, back = q.rectify(image, grown, READ_SIDE)
     found = ocr.find_lines(patch, side=READ_SIDE, max_upscale=1.0)
     lines = ocr.join_lines(ocr.read_lines(patch, found))
-    if len(found) and not any(find_numbers(line.text) for line in lines):
+    if len(found) and not any(find_numbers(line.text) for line in lines) and _may_be_turned(lines):
         height, width = patch.shape[:2]
         turned = np.roll(np.float32([width, height]) - found, 2, axis=1)
         upside_down = ocr.join_lines(ocr.read_lines(patch[::-1, ::-1], turned))
         if any(find_numbers(line.text) for line in upside_down):
             lines = [replace(line, quad=np.float32([width, height]) - line.quad) for line in upside_down]
     return [replace(line, quad=q.transform_points(line.quad, back)) for line in lines]
+
+
+UPRIGHT_CONFIDENCE = 0.9  # a reading this confident on average is of upright print
+
+
+def _may_be_turned(lines: list[ocr.TextLine]) -> bool:
+    """Whether print read as ``lines`` may be upside down: its reading is unsure, or it
+    holds MRZ filler (``<``, which reads much the same either way up)."""
+    return (not lines or np.mean([line.confidence for line in lines]) < UPRIGHT_CONFIDENCE
+            or any("<" in line.text for line in lines))
 
 
 def read_documents(image: np.ndarray, documents: list[Document]) -> None:
