@@ -18,7 +18,7 @@ from .core.alpha import has_transparency, seen_views
 from .core.boxes import to_pixel_boxes
 from .detect.faces import detect_faces
 from .errors import FaceguardError
-from .metadata import ALLOWED_IN_OUTPUT, found_metadata, icc, jpeg
+from .metadata import ALLOWED_IN_OUTPUT, found_metadata, icc, jpeg, webp
 
 # A face found at this score in an output is reported: the run hid everything above the
 # (lower) run threshold, so what is left this strong is a face the run missed.
@@ -77,6 +77,8 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
                                 "faceguard's own (its text and private tags travel with it)"))
     if im.format in io.JPEG_FORMATS and (warnings := jpeg.decoder_warnings(data)):
         findings.append(Finding(name, "hidden_data", f"the decoder skips bytes: {warnings[0]}"))
+    if im.format == "WEBP" and (chunk := _webp_unread_tail(data)):
+        findings.append(Finding(name, "hidden_data", f"the decoder never reads the end of its {chunk} chunk"))
     if faces:
         try:
             decoded = io.decode_image(data, max_pixels=10**9)
@@ -151,3 +153,12 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return 0.0 if denom < 1e-6 else float((a * b).sum() / denom)
+
+
+def _webp_unread_tail(data: bytes) -> str | None:
+    """webp.unread_tail, or None for a WebP whose chunks cannot be walked (reported as
+    unreadable elsewhere)."""
+    try:
+        return webp.unread_tail(data)
+    except FaceguardError:
+        return None

@@ -35,7 +35,7 @@ def run(inputs, outputs) -> dict:
     result = CliRunner().invoke(main, ["run", str(inputs), "-o", str(outputs), "--workers", "1",
                                        "--report", str(report)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(report.read_text().splitlines()[0])
+    return json.loads(report.read_text().splitlines()[-1])  # reports are appended across runs
 
 
 def test_a_jpeg_hidden_at_the_end_of_the_scan_does_not_survive(tmp_path):
@@ -153,6 +153,31 @@ def test_chunks_inside_a_webp_frame_are_not_copied(tmp_path):
                          webp_chunk(b"ANIM", b"\x00" * 6), webp_chunk(b"ANMF", frame))
     record, data = clean(tmp_path, "a.webp", animated)
     assert record["status"] == "ok" and record["pixels"] == "re-encoded" and CANARY not in data
+
+
+@pytest.mark.parametrize("save", [{"quality": 85}, {"lossless": True}, {"quality": 85, "alpha": True}])
+def test_bytes_appended_inside_a_webp_bitstream_chunk_are_not_copied(tmp_path, save):
+    """Nothing in a VP8 or VP8L chunk says where its bitstream ends: bytes appended inside
+    the chunk are skipped by the decoder, and the lossless path copied them."""
+    pixels = rng_image(10)
+    if save.pop("alpha", False):
+        pixels = np.dstack([pixels, np.full(pixels.shape[:2], 200, np.uint8)])
+    out = stdio.BytesIO()
+    Image.fromarray(pixels).save(out, "WEBP", **save)
+    cover = out.getvalue()
+    found = webp.chunks(cover)
+    smuggled = webp._assemble([(kind, payload + CANARY * 4 if kind in (b"VP8 ", b"VP8L") else payload)
+                               for kind, payload in found])
+    assert np.array_equal(np.asarray(Image.open(stdio.BytesIO(smuggled))),
+                          np.asarray(Image.open(stdio.BytesIO(cover))))
+    assert webp.unread_tail(smuggled) and webp.unread_tail(cover) is None
+    record, data = clean(tmp_path, "a.webp", smuggled)
+    assert record["status"] == "ok" and record["pixels"] == "re-encoded" and CANARY not in data
+    status, kinds, _ = verify_json(tmp_path / "in", "--no-faces")
+    assert status == 1 and "hidden_data" in kinds
+    assert "hidden_data" not in verify_json(tmp_path / "out", "--no-faces")[1]
+    (tmp_path / "in" / "a.webp").write_bytes(cover)  # the same file without the tail is copied
+    assert run(tmp_path / "in", tmp_path / "again")["pixels"] == "unchanged"
 
 
 def hostile_profile(wide: bool) -> bytes:

@@ -1,11 +1,16 @@
 """WebP (RIFF): keep the bitstream chunks, drop EXIF, XMP and unknown chunks.
 
 The VP8X header's flags are rewritten to match what is left; sizes are checked against
-the file's length (MetadataError when they do not fit).
+the file's length (MetadataError when they do not fit). A bitstream chunk is copied only
+when the decoder reads it to its end (``unread_tail``).
 """
 from __future__ import annotations
 
+import io
 import struct
+
+import numpy as np
+from PIL import Image
 
 from ..errors import MetadataError
 
@@ -62,3 +67,44 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
         elif kind in _BITSTREAM:
             append(kind, payload)
     return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
+
+
+TAIL_PROBE = 9  # bytes cut from a bitstream's end to see whether the decoder needs them
+
+
+def unread_tail(data: bytes) -> str | None:
+    """Which bitstream chunk (VP8, VP8L or ALPH) of the WebP ``data`` carries bytes at its
+    end that the decoder never reads, or None when each is read to its end.
+
+    Nothing in a VP8 or VP8L chunk says where its bitstream ends (the last partition runs
+    to the chunk's end), so bytes appended inside the chunk are skipped by every decoder
+    and a lossless copy would carry them. The chunk is cut by ``TAIL_PROBE`` bytes, more
+    than the decoders read ahead (VP8's boolean decoder and VP8L's bit reader load at most
+    8 bytes at a time): a bitstream that still decodes to the same pixels without them
+    never needed them. One decode per chunk, on the file as it would be written.
+    """
+    found = chunks(data)
+    whole = _pixels(data)
+    for index, (kind, payload) in enumerate(found):
+        if kind not in _BITSTREAM or len(payload) <= TAIL_PROBE:
+            continue
+        cut = [(k, p[:-TAIL_PROBE] if i == index else p) for i, (k, p) in enumerate(found)]
+        shortened = _pixels(_assemble(cut))
+        if shortened is not None and whole is not None and np.array_equal(shortened, whole):
+            return kind.decode("ascii").strip()
+    return None
+
+
+def _assemble(found: list[tuple[bytes, bytes]]) -> bytes:
+    body = b"WEBP" + b"".join(kind + struct.pack("<I", len(payload)) + payload
+                              + (b"\x00" if len(payload) & 1 else b"") for kind, payload in found)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _pixels(data: bytes) -> np.ndarray | None:
+    """The decoded RGBA pixels of WebP ``data``, or None when it does not decode."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return np.asarray(im.convert("RGBA"))
+    except Exception:  # noqa: BLE001 - a cut bitstream fails in many ways
+        return None
