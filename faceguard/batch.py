@@ -150,7 +150,7 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
         raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
     jobs = []
     for src in find_images(input_path, follow_symlinks=follow_symlinks, every_file=True):
-        refusal = _refusal(src, follow_symlinks)
+        refusal = refusal_of(src, follow_symlinks)
         if refusal is not None:  # every file gets a record, this one without being read
             reason, status = refusal
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
@@ -165,7 +165,7 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
     return resolve_collisions(jobs)
 
 
-def _refusal(src: Path, follow_symlinks: bool) -> tuple[str, str] | None:
+def refusal_of(src: Path, follow_symlinks: bool) -> tuple[str, str] | None:
     """Why ``src`` is not read, and the record's status; None for an image to clean (one
     whose name says nothing is read if its header is an image's)."""
     if src.is_symlink() and not follow_symlinks:

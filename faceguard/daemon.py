@@ -34,6 +34,7 @@ from .batch import (
     find_images,
     output_path,
     process_job,
+    refusal_of,
     remove_stale_temporaries,
     skipped_record,
 )
@@ -110,13 +111,14 @@ def check_roles(folders: dict[str, Path | None]) -> None:
 
 
 def wanted(path: Path, inbox: Path) -> bool:
-    """An image file in the inbox, outside hidden folders, with a final name."""
+    """A file in the inbox, outside hidden folders, with a final name. Every such file gets
+    a record: an image is cleaned (one whose name says nothing is read by its header), any
+    other file is quarantined unread (batch.refusal_of)."""
     try:
         rel = path.relative_to(inbox)
     except ValueError:
         return False
-    return (not any(part.startswith(".") for part in rel.parts) and not is_temporary_name(path)
-            and path.suffix.lower() in io.IMAGE_SUFFIXES)
+    return not any(part.startswith(".") for part in rel.parts) and not is_temporary_name(path)
 
 
 class Journal:
@@ -326,7 +328,7 @@ class Watcher:
     def _scan(self) -> None:
         """Add files already in the inbox (oldest first): they need only to be stable."""
         now = time.monotonic()
-        found = [path for path in find_images(self.o.inbox)
+        found = [path for path in find_images(self.o.inbox, every_file=True)
                  if wanted(path, self.o.inbox) and path not in self.pending
                  and not self._is_inflight(path)]
         for path in sorted(found, key=_mtime):
@@ -362,7 +364,10 @@ class Watcher:
                 self._refuse(path, "a symbolic link, not followed")
             elif self._ready(path, entry, now):
                 del self.pending[path]
-                self._claim_and_submit(path)
+                if (refusal := refusal_of(path, follow_symlinks=False)) is not None:
+                    self._refuse(path, *refusal)
+                else:
+                    self._claim_and_submit(path)
         self.status.pending = len(self.pending)
 
     def _claim_and_submit(self, path: Path, dst: str | None = None) -> None:
@@ -385,12 +390,12 @@ class Watcher:
         self.inflight[self.pool.submit(process_job, job)] = (job, rel, sha, attempt)
         self.status.in_flight = len(self.inflight)
 
-    def _refuse(self, path: Path, reason: str) -> None:
+    def _refuse(self, path: Path, reason: str, status: str = "error") -> None:
         """Quarantine ``path`` itself (a link is moved, not what it points to), unread."""
         rel = str(path.relative_to(self.o.inbox))
         job = Job(str(path), "", self.o.config)
         self._finish(job, rel, "not read", {**skipped_record(job), "output": None,
-                                            "status": "error", "error": reason})
+                                            "status": status, "error": reason})
 
     def _output_for(self, path: Path, sha: str) -> Path:
         """OUTBOX/rel with the suffix of the format written (a GIF is written as PNG, as

@@ -420,3 +420,28 @@ def test_an_output_written_before_a_crash_gets_a_full_audit_record(tmp_path, ori
     assert record["metadata_removed"] == done_by_worker["metadata_removed"]
     assert {"exif", "gps"} <= set(record["metadata_removed"])
     assert (done / "a.jpg").exists() and not (inbox / "a.jpg").exists()
+
+
+def test_every_file_in_the_inbox_gets_a_record_whatever_its_name(tmp_path):
+    """Files whose name says nothing (no suffix, a trailing space) were ignored by watch
+    and stayed in the inbox with no record; they are read by their header. Any other file
+    is quarantined unread, never published."""
+    inbox, outbox, quarantine = tmp_path / "in", tmp_path / "out", tmp_path / "quarantine"
+    inbox.mkdir()
+    (inbox / "photo").write_bytes(photo_bytes(5))
+    (inbox / "b.jpg ").write_bytes(photo_bytes(6))
+    (inbox / "notes.txt").write_bytes(b"call me on 13800138000")
+    (inbox / "c.jpg").write_bytes(photo_bytes(7))
+    audit = tmp_path / "audit.jsonl"
+    result = CliRunner().invoke(main, ["watch", str(inbox), "-o", str(outbox), "--quarantine",
+                                       str(quarantine), "--once", "--workers", "1",
+                                       "--delete-originals", "--audit", str(audit)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert not [p for p in inbox.iterdir() if not p.name.startswith(".")]  # the state folder stays
+    published = sorted(p.name for p in outbox.iterdir() if not p.name.startswith("."))
+    assert len(published) == 3 and "c.jpg" in published and not any("notes" in n for n in published)
+    assert (quarantine / "notes.txt").read_bytes() == b"call me on 13800138000"
+    assert "not an image" in (quarantine / "notes.txt.error.txt").read_text()
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    assert len(records) == 4
