@@ -201,7 +201,7 @@ def decode_image(data: bytes, *, max_pixels: int, max_memory_mb: int | None = No
     if frames > 1 and im.format != "MPO":  # MPO extra frames are previews: dropped as metadata
         raise RefusedImage(f"{im.format} with {frames} frames/pages: refused rather than clean "
                            f"only the first")
-    if im.format == "TIFF" and (reason := _tiff_main_image_elsewhere(im, data)):
+    if im.format == "TIFF" and (reason := tiff_main_image_elsewhere(im, data)):
         raise RefusedImage(f"{reason}: refused rather than clean a reduced copy")
     try:
         metadata = found_metadata(im, data)
@@ -227,7 +227,7 @@ def decode_image(data: bytes, *, max_pixels: int, max_memory_mb: int | None = No
                         jpeg_tables=jpeg_tables, jpeg_subsampling=subsampling)
 
 
-def _tiff_main_image_elsewhere(im: Image.Image, data: bytes) -> str | None:
+def tiff_main_image_elsewhere(im: Image.Image, data: bytes) -> str | None:
     """Why the TIFF's first image is not its main one, or None: its NewSubfileType says it
     is a reduced-resolution copy, or a SubIFD holds a larger image (PIL decodes the first
     image only, so the photo would come out at thumbnail size)."""

@@ -278,11 +278,8 @@ def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
         return None
     try:
         data = metadata.strip_losslessly(decoded.source, decoded.format, icc=_profile(decoded, config))
-        # bytes the decoder does not use would be copied too: re-encode
-        if decoded.is_jpeg and (warnings := metadata.jpeg.decoder_warnings(data)):
-            raise MetadataError(f"the JPEG data is not exact ({warnings[0]})")
-        if decoded.format == "WEBP" and (chunk := metadata.webp.unread_tail(data)):
-            raise MetadataError(f"the WebP {chunk} chunk holds bytes the decoder never reads")
+        if reason := metadata.hidden_bytes(data, decoded.format):  # would be copied too
+            raise MetadataError(f"the image data is not exact: {reason}")
         io.check_clean(data, decoded.size, same_pixels_as=decoded)
     except FaceguardError as exc:  # the pixel path below is always available and safe
         log.info("lossless cleaning not possible (%s); re-encoding the pixels", exc)

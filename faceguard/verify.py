@@ -18,7 +18,7 @@ from .core.alpha import has_transparency, seen_views
 from .core.boxes import to_pixel_boxes
 from .detect.faces import detect_faces
 from .errors import FaceguardError
-from .metadata import ALLOWED_IN_OUTPUT, found_metadata, icc, jpeg, webp
+from .metadata import ALLOWED_IN_OUTPUT, found_metadata, hidden_bytes, icc, jpeg
 
 # A face found at this score in an output is reported: the run hid everything above the
 # (lower) run threshold, so what is left this strong is a face the run missed.
@@ -75,10 +75,8 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
     if profile and icc.canonical(profile) != profile:
         findings.append(Finding(name, "icc_profile", "a colour profile that is not one of "
                                 "faceguard's own (its text and private tags travel with it)"))
-    if im.format in io.JPEG_FORMATS and (warnings := jpeg.decoder_warnings(data)):
-        findings.append(Finding(name, "hidden_data", f"the decoder skips bytes: {warnings[0]}"))
-    if im.format == "WEBP" and (chunk := _webp_unread_tail(data)):
-        findings.append(Finding(name, "hidden_data", f"the decoder never reads the end of its {chunk} chunk"))
+    if reason := _hidden_bytes(data, im):
+        findings.append(Finding(name, "hidden_data", reason))
     if faces:
         try:
             decoded = io.decode_image(data, max_pixels=10**9)
@@ -155,10 +153,15 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if denom < 1e-6 else float((a * b).sum() / denom)
 
 
-def _webp_unread_tail(data: bytes) -> str | None:
-    """webp.unread_tail, or None for a WebP whose chunks cannot be walked (reported as
-    unreadable elsewhere)."""
+def _hidden_bytes(data: bytes, im: Image.Image) -> str | None:
+    """Where the file holds bytes no decoder reads (metadata.hidden_bytes), or images
+    besides the one shown (a TIFF's further pages, a main image in a SubIFD); None when
+    neither, or when its structure cannot be walked (reported as unreadable elsewhere)."""
+    if im.format == "TIFF":
+        if getattr(im, "n_frames", 1) > 1:
+            return "more than one image (only the first is shown)"
+        return io.tiff_main_image_elsewhere(im, data)
     try:
-        return webp.unread_tail(data)
+        return hidden_bytes(data, im.format)
     except FaceguardError:
         return None

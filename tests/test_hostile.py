@@ -20,8 +20,7 @@ from faceguard.cli import main
 from faceguard.metadata import icc, jpeg, png, webp
 
 from .helpers import rng_image, verify_json
-
-CANARY = b"CANARY-7f3a-FACE"
+from .hostile_corpus import CANARY, hostile_profile, webp_chunk, webp_file, with_chunks
 
 
 def jpeg_bytes(seed: int, **save) -> bytes:
@@ -76,22 +75,6 @@ def png_bytes(seed: int) -> bytes:
     return out.getvalue()
 
 
-def with_chunks(data: bytes, extra: list[tuple[bytes, bytes]], replace_idat: bytes | None = None
-                ) -> bytes:
-    """A PNG with ``extra`` chunks after IHDR (and its IDAT payload replaced)."""
-    found = png.chunks(data)
-    parts = [png.SIGNATURE, png.chunk(*found[0])]
-    parts += [png.chunk(kind, payload) for kind, payload in extra]
-    for index, (kind, payload) in enumerate(found[1:]):
-        if kind == b"IDAT" and replace_idat is not None:
-            first = index == next(i for i, (k, _) in enumerate(found[1:]) if k == b"IDAT")
-            if not first:
-                continue
-            payload = replace_idat
-        parts.append(png.chunk(kind, payload))
-    return b"".join(parts)
-
-
 def clean(tmp_path, name: str, data: bytes) -> tuple[dict, bytes]:
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
@@ -123,21 +106,12 @@ def test_data_after_the_png_zlib_stream_or_the_last_scanline_is_not_copied(tmp_p
     cover = png_bytes(6)
     scanlines = inflate_idat(cover)
     after_stream = zlib.compress(scanlines) + CANARY
-    record, data = clean(tmp_path, "a.png", with_chunks(cover, [], replace_idat=after_stream))
+    record, data = clean(tmp_path, "a.png", with_chunks(cover, [], idat=after_stream))
     assert record["pixels"] == "re-encoded" and CANARY not in data
     extra_rows = zlib.compress(scanlines + b"\x00" + CANARY * 40)
-    (tmp_path / "in" / "a.png").write_bytes(with_chunks(cover, [], replace_idat=extra_rows))
+    (tmp_path / "in" / "a.png").write_bytes(with_chunks(cover, [], idat=extra_rows))
     record = run(tmp_path / "in", tmp_path / "again")
     assert CANARY not in inflate_idat((tmp_path / "again" / "a.png").read_bytes())
-
-
-def webp_chunk(kind: bytes, payload: bytes) -> bytes:
-    return kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
-
-
-def webp_file(*chunks: bytes) -> bytes:
-    body = b"WEBP" + b"".join(chunks)
-    return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
 def test_chunks_inside_a_webp_frame_are_not_copied(tmp_path):
@@ -178,29 +152,6 @@ def test_bytes_appended_inside_a_webp_bitstream_chunk_are_not_copied(tmp_path, s
     assert "hidden_data" not in verify_json(tmp_path / "out", "--no-faces")[1]
     (tmp_path / "in" / "a.webp").write_bytes(cover)  # the same file without the tail is copied
     assert run(tmp_path / "in", tmp_path / "again")["pixels"] == "unchanged"
-
-
-def hostile_profile(wide: bool) -> bytes:
-    """An RGB matrix/TRC profile (sRGB's colours, or wider primaries) that also carries a
-    description, a copyright, a device maker and model, a date and a private tag holding a
-    JPEG, each with the canary."""
-    base = icc._colorimetry(icc.srgb())
-    xyz, curves, chad = base
-    if wide:  # Display P3 primaries adapted to D50
-        xyz = {**xyz, b"rXYZ": (0.5151, 0.2412, -0.0011), b"gXYZ": (0.2920, 0.6922, 0.0419),
-               b"bXYZ": (0.1571, 0.0666, 0.7841)}
-    profile = icc._serialize(xyz, curves, chad)
-    (count,) = struct.unpack(">I", profile[128:132])
-    tags = [struct.unpack(">4sII", profile[132 + 12 * i:144 + 12 * i]) for i in range(count)]
-    bodies = [(sig, profile[off:off + size]) for sig, off, size in tags
-              if sig not in (b"desc", b"cprt")]
-    bodies += [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", 30) + b"Alice's phone " + CANARY),
-               (b"cprt", b"text\0\0\0\0" + CANARY + b"\0"),
-               (b"priv", b"\0" * 8 + jpeg_bytes(9, comment=CANARY))]
-    header = bytearray(profile[:128])
-    header[24:36] = b"\x07\xe6\x00\x03\x00\x0e\x00\x0c\x00\x00\x00\x00"  # a date
-    header[48:56] = b"CANNMODL"  # device maker and model
-    return icc.assemble(bytes(header), bodies)
 
 
 @pytest.mark.parametrize("wide", [False, True])

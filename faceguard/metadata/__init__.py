@@ -28,4 +28,19 @@ def strip_losslessly(data: bytes, fmt: str, *, icc: bytes | None = None) -> byte
     return LOSSLESS[fmt](data, icc=icc)
 
 
-__all__ = ["ALLOWED_IN_OUTPUT", "LOSSLESS", "found_metadata", "strip_losslessly"]
+# PIL format name -> where a file holds bytes that no decoder reads (see each module)
+HIDDEN_BYTES: dict[str, Callable[[bytes], str | None]] = {
+    "JPEG": jpeg.hidden_bytes, "MPO": jpeg.hidden_bytes, "PNG": png.hidden_bytes, "WEBP": webp.hidden_bytes,
+}
+
+
+def hidden_bytes(data: bytes, fmt: str) -> str | None:
+    """Where a ``fmt`` file holds bytes inside its image structure that no decoder reads
+    (a payload a lossless copy would carry), or None; None for formats without a lossless
+    path (they are re-encoded). Raises MetadataError for malformed files."""
+    check = HIDDEN_BYTES.get(fmt)
+    return check(data) if check else None
+
+
+__all__ = ["ALLOWED_IN_OUTPUT", "HIDDEN_BYTES", "LOSSLESS", "found_metadata", "hidden_bytes",
+           "strip_losslessly"]

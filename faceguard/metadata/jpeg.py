@@ -153,6 +153,17 @@ def _jfif_without_thumbnail(payload: bytes) -> bytes:
     return b"\xff\xe0" + struct.pack(">H", len(body) + 2) + body
 
 
+def hidden_bytes(data: bytes) -> str | None:
+    """Where the JPEG ``data`` holds bytes no decoder reads, or None: past the Adobe APP14
+    segment's fields, or skipped at the end of a scan (``decoder_warnings``)."""
+    for marker, payload in segments(data):
+        if marker == APP14 and payload.startswith(b"Adobe") and len(payload) > 12:
+            return "bytes after the fields of its Adobe APP14 segment"
+    if warnings := decoder_warnings(data):
+        return f"the decoder skips bytes: {warnings[0]}"
+    return None
+
+
 def _adobe_rebuilt(payload: bytes) -> bytes:
     """An Adobe APP14 segment rebuilt from the fields a decoder reads (version and colour
     transform), so nothing that follows them in the input (a hidden payload) is copied;

@@ -97,6 +97,24 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
     return b"".join(parts)
 
 
+def hidden_bytes(data: bytes) -> str | None:
+    """Where the PNG ``data`` holds bytes no decoder reads inside its display chunks (past
+    a chunk's fields, or around its image data), or None: what ``strip`` cuts away."""
+    found = chunks(data)
+    header = Header.parse(found[0][1] if found[0][0] == b"IHDR" else b"")
+    palette = sum(len(payload) // 3 for kind, payload in found if kind == b"PLTE")
+    for kind, payload in found:
+        if kind in _DISPLAY_CHUNKS and kind != b"IDAT":
+            fields = _fields(kind, payload, header, palette)
+            if fields is not None and len(fields) < len(payload):
+                return f"bytes after the fields of its {kind.decode('ascii')} chunk"
+    try:
+        check_image_data(b"".join(payload for kind, payload in found if kind == b"IDAT"), header)
+    except MetadataError as exc:
+        return str(exc)
+    return None
+
+
 class Header:
     """IHDR's fields: width, height, bit depth, colour type, interlace method."""
 

@@ -69,6 +69,32 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
     return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
 
 
+def hidden_bytes(data: bytes) -> str | None:
+    """Where the WebP ``data`` holds bytes no decoder reads, or None: past the VP8X
+    header's fields, in a chunk of its own inside an animation frame, or at the end of a
+    bitstream chunk (``unread_tail``)."""
+    for kind, payload in chunks(data):
+        if kind == b"VP8X" and len(payload) > 10:
+            return "bytes after the fields of its VP8X chunk"
+        if kind == b"ANMF" and any(inner not in _BITSTREAM for inner, _ in _frame_chunks(payload)):
+            return "a chunk of its own inside an animation frame"
+    if chunk := unread_tail(data):
+        return f"the decoder never reads the end of its {chunk} chunk"
+    return None
+
+
+def _frame_chunks(frame: bytes) -> list[tuple[bytes, bytes]]:
+    """The (fourcc, payload) chunks inside an ANMF frame's payload (after its 16 bytes of
+    fields)."""
+    out, pos = [], 16
+    while pos + 8 <= len(frame):
+        kind = frame[pos:pos + 4]
+        (size,) = struct.unpack("<I", frame[pos + 4:pos + 8])
+        out.append((kind, frame[pos + 8:pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    return out
+
+
 TAIL_PROBE = 9  # bytes cut from a bitstream's end to see whether the decoder needs them
 
 
