@@ -276,6 +276,7 @@ def _process_job(job: Job) -> dict:
                       faces=[d.to_json() for d in result.detections],
                       cards=[c.to_json() for c in result.cards],
                       texts=[t.to_json() for t in result.texts],
+                      candidates=[c.to_json() for c in result.candidates],
                       metadata_removed=result.metadata_removed,
                       pixels=result.pixels,
                       input_sha256=result.input_sha256, output_sha256=result.output_sha256)
@@ -312,7 +313,7 @@ def skipped_record(job: Job) -> dict:
 def _no_findings() -> dict:
     """The findings of a record for a file that was not cleaned: every key an ok record
     has, empty, so a report reader needs no cases."""
-    return {"faces": [], "cards": [], "texts": [], "metadata_removed": []}
+    return {"faces": [], "cards": [], "texts": [], "candidates": [], "metadata_removed": []}
 
 
 def _worker_init(single_thread: bool) -> None:

@@ -21,11 +21,11 @@ from .core.alpha import distinct_views, has_transparency, seen_views
 from .core.boxes import clip_boxes, nms
 from .detect import cards as card_detection
 from .detect import text as ocr
-from .detect.faces import BASE_SIDE, FUSION_IOU, detect_faces
+from .detect.faces import BASE_SIDE, FUSION_IOU, FaceSearch, search_faces
 from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError, MetadataError
 from .ledger import Ledger
-from .types import CardFinding, Detection, Result, TextFinding
+from .types import CardFinding, Detection, NearMiss, Result, TextFinding
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,11 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
     """
     views = [view] if alpha is None else distinct_views(seen_views(view, alpha))
     with _failures_as("face detection"):
-        boxes, scores = _faces_in(views, config, min(factors))
-        boxes = boxes / np.float32([factors[0], factors[1], factors[0], factors[1]])
+        to_image = np.float32([factors[0], factors[1], factors[0], factors[1]])
+        found = _faces_in(views, config, min(factors))
+        boxes, scores = found.boxes / to_image, found.scores
+        near_misses = [NearMiss(box=_floats(b), score=float(s))
+                       for b, s in zip(found.near_boxes / to_image, found.near_scores)]
     with _failures_as("document or text detection"):
         size = (round(view.shape[1] / factors[0]), round(view.shape[0] / factors[1]))
         documents, lines = _documents_and_lines(full, config, view=view, view_scale=min(factors), size=size)
@@ -92,7 +95,7 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
             more_documents, more_lines = _documents_and_lines(lambda shown=shown: shown, config)
             documents, lines = documents + more_documents, lines + more_lines
     if not (len(boxes) or documents or lines):
-        return Result(image=None)
+        return Result(image=None, candidates=near_misses)
     image = full()
     boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
     with _failures_as(f"{config.mode.value} anonymization"):
@@ -106,20 +109,24 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
                          score=d.score) for d in documents]
     texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
-    return Result(image=hidden, alpha=alpha, detections=detections, cards=cards, texts=texts)
+    return Result(image=hidden, alpha=alpha, detections=detections, cards=cards, texts=texts,
+                  candidates=near_misses)
 
 
-def _faces_in(views: list[np.ndarray], config: Config, image_scale: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """The faces found in any of ``views`` (same size, (H, W, 3) uint8 RGB): boxes (N, 4)
-    float32 in their pixels and scores (N,), one box where several views found one face."""
-    found = [detect_faces(shown, **config.detection, image_scale=image_scale) for shown in views]
+def _faces_in(views: list[np.ndarray], config: Config, image_scale: float) -> FaceSearch:
+    """The faces found in any of ``views`` (same size, (H, W, 3) uint8 RGB), in their
+    pixels, one box where several views found one face; and the near misses of them all."""
+    found = [search_faces(shown, **config.detection, image_scale=image_scale, near_misses=True)
+             for shown in views]
     if len(found) == 1:
         return found[0]
-    boxes = np.concatenate([b for b, _ in found])
-    scores = np.concatenate([s for _, s in found])
+    boxes = np.concatenate([f.boxes for f in found])
+    scores = np.concatenate([f.scores for f in found])
     keep = nms(boxes, scores, FUSION_IOU)
-    return boxes[keep], scores[keep]
+    near_boxes = np.concatenate([f.near_boxes for f in found])
+    near_scores = np.concatenate([f.near_scores for f in found])
+    near = nms(near_boxes, near_scores, FUSION_IOU)
+    return FaceSearch(boxes[keep], scores[keep], near_boxes[near], near_scores[near])
 
 
 def _hide_found(image: np.ndarray, documents: list[card_detection.Document],

@@ -82,6 +82,19 @@ class TextFinding:
         return {"box": _rounded(self.box), "kind": self.kind, "validated": bool(self.validated)}
 
 
+@dataclass(frozen=True)
+class NearMiss:
+    """A face candidate the detector scored under the threshold and left as it was (a
+    reviewer's look decides whether the threshold should be lower), in pixels of the
+    upright image: box (x0, y0, x1, y1) and score."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+    def to_json(self) -> dict:
+        return {"box": _rounded(self.box), "score": round(float(self.score), 4)}
+
+
 def _rounded(box) -> list[float]:
     return [round(float(v), 1) for v in box]
 
@@ -98,6 +111,7 @@ class Result:
     detections : the faces found, in pixels of the upright image.
     cards : the identity documents found and hidden (whole or by field).
     texts : the text lines with identity numbers that were hidden.
+    candidates : the face candidates scored under the threshold and not hidden (near misses).
     metadata_removed : names of the metadata kinds that were found and dropped.
     pixels : how the output's image data was made: "unchanged" (the input's compressed data
         kept byte for byte), "blocks" (a JPEG whose blocks outside the hidden regions are
@@ -109,6 +123,7 @@ class Result:
     detections: list[Detection] = field(default_factory=list)
     cards: list[CardFinding] = field(default_factory=list)
     texts: list[TextFinding] = field(default_factory=list)
+    candidates: list[NearMiss] = field(default_factory=list)
     metadata_removed: list[str] = field(default_factory=list)
     output: str | None = None
     pixels: str = "re-encoded"

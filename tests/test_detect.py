@@ -203,3 +203,52 @@ def test_detail_pass_runs_only_where_the_base_pass_saw_something(monkeypatch, be
     assert detail.kind == "detail"
     assert (detail.scale in scales) == detail_runs
     assert Config(preset="thorough").detection["detail_gate"] is None  # thorough always looks
+
+
+@pytest.mark.parametrize("name", ["faces/wider_full/0_Parade_Parade_0_906.jpg",
+                                  "faces/wider_full/12_Group_Large_Group_12_Group_Large_Group_12_228.jpg"])
+def test_near_misses_change_no_face_and_lie_under_the_threshold(shared_data, name):
+    """Near misses are what a reviewer looks at: candidates scored from 0.05 up to the
+    threshold that were not hidden. Collecting them changes nothing that is kept."""
+    image = cv2.imread(str(shared_data / name))[:, :, ::-1].copy()
+    options = Config().detection
+    plain = faces.search_faces(image, **options)
+    found = faces.search_faces(image, **options, near_misses=True)
+    np.testing.assert_array_equal(plain.boxes, found.boxes)
+    np.testing.assert_array_equal(plain.scores, found.scores)
+    assert len(plain.near_scores) == 0 and 0 < len(found.near_scores) <= faces.NEAR_MISSES_KEPT
+    assert (found.near_scores >= faces.NEAR_MISS_FLOOR).all()
+    assert (found.near_scores < options["threshold"]).all()
+    assert (np.diff(found.near_scores) <= 0).all()  # best first
+    if len(found.boxes):
+        assert iou_matrix(found.near_boxes, found.boxes).max() < faces.NEAR_MISS_IOU
+    assert iou_matrix(found.near_boxes, found.near_boxes)[np.triu_indices(len(found.near_boxes), 1)].max(
+        initial=0) < faces.NEAR_MISS_IOU
+
+
+def test_the_report_lists_near_misses_in_image_pixels(shared_data, tmp_path):
+    """A 2048-px copy of a photo is searched on a view decoded at half size: the report's
+    near misses are in the full image's pixels, as the faces are."""
+    from click.testing import CliRunner
+
+    from faceguard.cli import main
+    photo = cv2.imread(str(shared_data / "faces/wider_full/0_Parade_Parade_0_906.jpg"))
+    big = cv2.resize(photo, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "a.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    report = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                       "--workers", "1", "--report", str(report), "--cards", "off",
+                                       "--text", "off"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    record = json.loads(report.read_text())
+    assert record["faces"] and record["candidates"]
+    height, width = big.shape[:2]
+    for candidate in record["candidates"]:
+        x0, y0, x1, y1 = candidate["box"]
+        assert 0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height
+        assert 0.05 <= candidate["score"] < 0.5
+    # near misses of the half-size view land where the same search on the full image puts them
+    full = faces.search_faces(big[:, :, ::-1].copy(), **Config().detection, near_misses=True)
+    reported = np.float32([c["box"] for c in record["candidates"]])
+    assert iou_matrix(reported[:3], full.near_boxes).max(axis=1).min() >= 0.3

@@ -94,7 +94,7 @@ def test_process_file_fails_closed_when_detection_fails(tmp_path, monkeypatch):
     def broken_detector(image, **options):
         raise RuntimeError("simulated detector crash")
 
-    monkeypatch.setattr("faceguard.pipeline.detect_faces", broken_detector)
+    monkeypatch.setattr("faceguard.pipeline.search_faces", broken_detector)
     with pytest.raises(faceguard.DetectionError, match="simulated"):
         faceguard.process_file(src, tmp_path / "out.png")
     assert not (tmp_path / "out.png").exists()

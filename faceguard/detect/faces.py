@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..core.boxes import EMPTY_BOXES, box_sides, clip_boxes, weighted_fusion
+from ..core.boxes import EMPTY_BOXES, box_sides, clip_boxes, iou_matrix, nms, weighted_fusion
 from ..errors import DetectionError
 from .centerface import CenterFace
 
@@ -133,11 +133,34 @@ def _in_window(boxes: np.ndarray, look: Pass) -> np.ndarray:
     return (size >= look.low) & (size < look.high)
 
 
-def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
+class FaceSearch(NamedTuple):
+    """The faces found, and the near misses: candidates scored from NEAR_MISS_FLOOR up to
+    the threshold that were not kept (for a reviewer to look at). Boxes (N, 4) float32
+    (x0, y0, x1, y1) in pixels of the image searched, scores (N,) float32, best first."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    near_boxes: np.ndarray
+    near_scores: np.ndarray
+
+
+NEAR_MISS_FLOOR = 0.05    # candidates from this score up to the threshold are near misses
+NEAR_MISSES_KEPT = 10     # per image, best first
+NEAR_MISS_IOU = 0.3       # one near miss per place, and none over a face that was kept
+
+
+def detect_faces(image: np.ndarray, **options) -> tuple[np.ndarray, np.ndarray]:
+    """Every face in ``image`` (H, W, 3) uint8 RGB: boxes (N, 4) float32 and scores (N,);
+    ``search_faces`` without the near misses (its options are this function's)."""
+    found = search_faces(image, **options)
+    return found.boxes, found.scores
+
+
+def search_faces(image: np.ndarray, *, threshold: float, low_threshold: float | None = None,
                  flip: bool = False, detail: float = 0.0, tiled: bool = False,
                  stretch: float | None = None, auto_stretch: bool = False,
                  quantized: bool = False, detail_gate: float | None = None,
-                 image_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                 image_scale: float = 1.0, near_misses: bool = False) -> FaceSearch:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -164,8 +187,11 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         ../shared/data/metadata do (the detail pass is 60% of balanced's detection CPU).
     image_scale : ``image`` is a copy of the photo scaled by this factor (a view decoded at a
         reduced scale); rules on a face's size in the photo's pixels use it.
-    Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, clipped to it, and
-    scores (N,) float32, best first. No faces gives shapes (0, 4) and (0,).
+    near_misses : also return the candidates that scored NEAR_MISS_FLOOR or more but were
+        not kept (network cells under the floor, and fused faces under the threshold
+        without a second look); they take no part in what is kept.
+    Returns a FaceSearch: boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``,
+    clipped to it, and scores (N,) float32, best first (no faces: shapes (0, 4) and (0,)).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.shape} {image.dtype}")
@@ -173,13 +199,21 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     net = _network(quantized)
     passes = plan_passes(width, height, detail)
     floor = threshold if low_threshold is None else min(low_threshold, threshold)
+    cell_floor = min(floor, NEAR_MISS_FLOOR) if near_misses else floor
     all_boxes, all_scores, all_sources = [EMPTY_BOXES], [np.zeros(0, np.float32)], [np.zeros(0, int)]
     vote_boxes, vote_sources = [EMPTY_BOXES], [np.zeros(0, int)]
+    near_boxes, near_scores = [EMPTY_BOXES], [np.zeros(0, np.float32)]
 
     def found(boxes: np.ndarray, scores: np.ndarray, look: Pass, source: int) -> None:
         """One pass's faces within its window; ``source`` says which look found them. The
         pass's faces outside its window only vouch for a face another pass reports (the
-        second look that keeps a weak face)."""
+        second look that keeps a weak face). Cells under the floor are near misses only."""
+        weak = scores < floor
+        if weak.any():
+            seen = weak & _in_window(boxes, look)
+            near_boxes.append(boxes[seen])
+            near_scores.append(scores[seen])
+            boxes, scores = boxes[~weak], scores[~weak]
         inside = _in_window(boxes, look)
         all_sources.append(np.full(int(inside.sum()), source))
         all_boxes.append(boxes[inside])
@@ -191,18 +225,18 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     # the base pass first, down to the detail gate: with nothing scoring that much, the image
     # holds no face the detail pass would find (a landscape, a document, food)
     gate_boxes, gate_scores = net.detect(image, scale=passes[0].scale,
-                                         threshold=min(floor, detail_gate or floor))
+                                         threshold=min(cell_floor, detail_gate or cell_floor))
     if detail_gate is not None and not (gate_scores >= detail_gate).any():
         passes = [look for look in passes if look.kind != "detail"]
     detail_pass = next((look for look in passes if look.kind == "detail"), None)
-    above = gate_scores >= floor
+    above = gate_scores >= cell_floor
     base_cells = (gate_boxes[above], gate_scores[above])
     for view_index, (view, mirrored) in enumerate(views):
         for pass_index, look in enumerate(passes):
             if view_index == 0 and pass_index == 0:
                 boxes, scores = base_cells
             else:
-                boxes, scores = net.detect(view, scale=look.scale, threshold=floor)
+                boxes, scores = net.detect(view, scale=look.scale, threshold=cell_floor)
             _check_plausible(scores, width, height, look.scale)
             if mirrored:
                 boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
@@ -240,7 +274,26 @@ def detect_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
     boxes = clip_boxes(boxes, width, height)
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     small = box_sides(boxes) <= LOW_MAX_SIDE * image_scale
-    keep &= (scores >= threshold) | ((support >= 2) & small)
+    kept = keep & ((scores >= threshold) | ((support >= 2) & small))
+    if not near_misses:
+        return FaceSearch(boxes[kept], scores[kept], EMPTY_BOXES.copy(), np.zeros(0, np.float32))
+    near = (np.concatenate([boxes[keep & ~kept]] + near_boxes),
+            np.concatenate([scores[keep & ~kept]] + near_scores))
+    return FaceSearch(boxes[kept], scores[kept], *_near_misses(*near, boxes[kept], width, height))
+
+
+def _near_misses(boxes: np.ndarray, scores: np.ndarray, faces: np.ndarray, width: int, height: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The best NEAR_MISSES_KEPT of the candidates ``boxes``/``scores`` not kept, one per
+    place and none over a kept face (``faces``), clipped to the image."""
+    boxes = clip_boxes(boxes, width, height)
+    valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    if len(faces):
+        valid &= iou_matrix(boxes, faces).max(axis=1) < NEAR_MISS_IOU
+    boxes, scores = boxes[valid], scores[valid]
+    best = np.argsort(-scores, kind="stable")[:50 * NEAR_MISSES_KEPT]  # the NMS loop stays short
+    boxes, scores = boxes[best], scores[best]
+    keep = nms(boxes, scores, NEAR_MISS_IOU)[:NEAR_MISSES_KEPT]
     return boxes[keep], scores[keep]
 
 
