@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # exiftool cross-checks metadata in the tests and in `make eval`; the card scene generator
-# draws with DejaVu and WenQuanYi Zen Hei (Chinese) fonts (Debian packages).
+# draws with DejaVu and WenQuanYi Zen Hei (Chinese) fonts (Debian packages); the review
+# page is tested in Debian's headless Chromium.
 tools:
 	@{ command -v exiftool >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] \
 	   && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf ]; } || { \
@@ -31,14 +32,22 @@ tools:
 	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	      libimage-exiftool-perl fonts-wqy-zenhei fonts-dejavu-core >/dev/null; \
 	  else echo "missing: sudo apt-get install libimage-exiftool-perl fonts-wqy-zenhei fonts-dejavu-core" >&2; exit 1; fi; }
+	@# headless Chromium for the review page's browser test (skipped where it is missing)
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    { (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium chromium-driver >/dev/null; } \
+	      || echo "note: chromium not installed; the browser test will be skipped" >&2; \
+	  else echo "note: sudo apt-get install chromium chromium-driver runs the browser test" >&2; fi; }
 
 demo: $(STAMP)
 	rm -rf out/demo
-	$(BIN)/faceguard run samples -o out/demo --report out/demo/report.jsonl --quiet
-	@echo "--- report (one line per file) ---"
+	-$(BIN)/faceguard run samples -o out/demo --report out/demo/report.jsonl --quiet
+	$(BIN)/faceguard review out/demo --report out/demo/report.jsonl -o out/demo/review.html
+	@echo "--- report (one line per file): out/demo/report.jsonl ---"
 	@cat out/demo/report.jsonl
-	@echo "--- clean copies in out/demo ---"
-	@ls -l out/demo
+	@echo "--- clean copies in out/demo; what was hidden, and the near misses: ---"
+	@echo "    open out/demo/review.html in a browser (no network needed)"
 
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -q

@@ -371,6 +371,26 @@ class _JsonLines(logging.Formatter):
 
 
 @main.command()
+@click.argument("output_root", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--report", "report_path", required=True,
+              type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="The JSON Lines report of the batch (run --report).")
+@click.option("-o", "--output", "page", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="The page to write (default OUTPUT_ROOT/review.html); its images go beside it.")
+@click.option("--show-originals", is_flag=True,
+              help="Put thumbnails of the originals in the page (a before/after slider): the "
+                   "page is then as sensitive as the photos.")
+def review(output_root: Path, report_path: Path, page: Path | None, show_originals: bool) -> None:
+    """Write a static HTML page to review a batch: what was hidden, and the near misses."""
+    from .review import write_review
+
+    page = page or output_root / "review.html"
+    totals = write_review(report_path, output_root, page, show_originals=show_originals)
+    click.echo(f"faceguard review: {page} ({totals['files']} files, {totals['faces']} faces, "
+               f"{totals['documents']} documents, {totals['near_misses']} near misses)")
+
+
+@main.command()
 @click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
 @click.option("-o", "--output", "outbox", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the clean copies (same relative paths).")

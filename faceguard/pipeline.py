@@ -109,6 +109,11 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
                          score=d.score) for d in documents]
     texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
+    # a near miss inside what was hidden anyway (a face's mask, a document) is none
+    hidden_areas = [quads.box_quad(r) for r in regions] + [d.quad for d in documents] + \
+        [line.quad for line in lines]
+    near_misses = [n for n in near_misses
+                   if all(quads.covered_by(quads.box_quad(n.box), area) < 0.5 for area in hidden_areas)]
     return Result(image=hidden, alpha=alpha, detections=detections, cards=cards, texts=texts,
                   candidates=near_misses)
 

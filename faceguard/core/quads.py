@@ -25,6 +25,12 @@ def order_quad(points) -> np.ndarray:
     return np.roll(pts, -start, axis=0).astype(np.float32)
 
 
+def box_quad(box) -> np.ndarray:
+    """(4, 2) float32 corners of an (x0, y0, x1, y1) box, clockwise from the top-left."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
 def quad_area(quad: np.ndarray) -> float:
     """Area in square pixels (shoelace, in double precision on the float32 corners)."""
     return float(cv2.contourArea(np.asarray(quad, np.float32).reshape(-1, 1, 2)))
