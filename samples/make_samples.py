@@ -1,8 +1,16 @@
-"""Generate the demo images in samples/: synthetic scenes that carry camera metadata.
+"""Generate the demo images in samples/ (see samples/SOURCES.md for each file's source).
 
-Each file holds what a phone photo leaks (GPS position, camera make/model/serial, dates,
-software, comments), so `make demo` shows it removed. The pixels are generated here, so the
-files may be shipped freely. Run: python samples/make_samples.py samples
+* Generated scenes that carry what a phone photo leaks (GPS position, camera make/model/
+  serial, dates, software, comments), so `make demo` shows it removed.
+* Photos of people in the public domain: NASA's portrait of astronaut Eileen Collins (as
+  scikit-image 0.26.0 ships it, skimage/data/astronaut.png) and the US Navy's portrait of
+  Grace Hopper (as matplotlib 3.11.2 ships it, mpl-data/sample_data/grace_hopper.jpg): one
+  stored sideways (EXIF orientation 6) with GPS, and one on an identity card, made by the
+  project's card renderer (tests/scenes.py) with made-up numbers, held in a hand.
+
+Run: python samples/make_samples.py samples ASTRONAUT.png GRACE_HOPPER.jpg
+(the two files taken from those wheels: pip download --no-deps scikit-image==0.26.0
+matplotlib==3.11.2, then unzip).
 """
 from __future__ import annotations
 
@@ -10,7 +18,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageFilter, PngImagePlugin
 
 
 def scene(width: int, height: int, seed: int) -> Image.Image:
@@ -42,9 +50,39 @@ def camera_exif(orientation: int = 1) -> Image.Exif:
     return exif
 
 
-def main(folder: str) -> None:
+def people(out: Path, astronaut: Path, hopper: Path) -> None:
+    """The photos of people: the portraits as they are, one sideways with GPS, one on a card."""
+    collins = Image.open(astronaut).convert("RGB")
+    collins.save(out / "astronaut_collins.jpg", quality=90)
+    grace = Image.open(hopper).convert("RGB")
+    # stored turned a quarter turn, with the orientation tag that turns it upright again
+    grace.transpose(Image.Transpose.ROTATE_90).save(out / "grace_hopper_sideways_gps.jpg", quality=90,
+                                                   exif=camera_exif(orientation=6))
+    card_in_hand(collins).save(out / "id_card_in_hand.jpg", quality=90, exif=camera_exif())
+
+
+def card_in_hand(portrait: Image.Image) -> Image.Image:
+    """An ID card (tests/scenes.py's TD1 renderer, made-up name and numbers) carrying the
+    face of ``portrait``, photographed in perspective on a desk with a thumb over its edge."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests import scenes
+
+    face = portrait.crop((140, 20, 350, 270))  # Collins's head and shoulders
+
+    def real_portrait(card, _rng, box):
+        x0, y0, x1, y1 = box
+        card.paste(face.resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0, y0))
+    scenes._portrait = real_portrait
+    rng = np.random.default_rng(3)
+    desk = np.asarray(scene(1280, 960, 7).filter(ImageFilter.GaussianBlur(6)))
+    return Image.fromarray(scenes.make_scene(rng, desk, kind="td1", occlude=1.0).image)
+
+
+def main(folder: str, astronaut: str | None = None, hopper: str | None = None) -> None:
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    if astronaut and hopper:
+        people(out, Path(astronaut), Path(hopper))
     scene(640, 480, 1).save(out / "phone_photo_gps.jpg", quality=90, exif=camera_exif(),
                             comment=b"shot at home")
     scene(480, 640, 2).save(out / "rotated_orientation6.jpg", quality=90, exif=camera_exif(6))
@@ -54,8 +92,8 @@ def main(folder: str) -> None:
     scene(400, 300, 3).save(out / "screenshot_with_text.png", pnginfo=text)
     scene(400, 300, 4).save(out / "shared_photo.webp", quality=85, exif=camera_exif())
     scene(320, 240, 5).save(out / "scan.tif", exif=camera_exif())
-    print(f"wrote 5 sample images to {out}")
+    print(f"wrote the sample images to {out}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "samples")
+    main(*(sys.argv[1:] or ["samples"]))
