@@ -35,6 +35,48 @@ def main() -> None:
     """Hide faces and strip identifying metadata from photos."""
 
 
+def config_file_option(command):
+    """``--config FILE``: the command's options from a TOML file (see _options_from_file)."""
+    return click.option("--config", "config_file", is_eager=True, expose_value=False,
+                        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                        callback=_options_from_file,
+                        help="Options from a TOML file, by the flags' names (mode = \"pixelate\"); "
+                             "a [run] or [watch] table holds one command's own; flags given win.")(command)
+
+
+def _options_from_file(ctx: click.Context, _param, path: Path | None) -> None:
+    """Make the options in the TOML file ``path`` the command's defaults: top-level keys,
+    then the table named after the command (``[watch]``) over them. Keys are the flags'
+    names without dashes (``mask-scale`` or ``mask_scale``); an unknown key is a usage
+    error that names it. Flags on the command line still win (click's default_map)."""
+    if path is None:
+        return
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise click.UsageError(f"{path}: {exc}") from exc
+    names = {}
+    for param in ctx.command.params:
+        if isinstance(param, click.Option) and param.name != "config_file":
+            names[param.name.replace("_", "-")] = param.name
+            names.update({opt[2:]: param.name for opt in param.opts if opt.startswith("--")})
+    commands = set(main.commands)
+    chosen = {key: value for key, value in data.items() if key not in commands}
+    chosen.update(data.get(ctx.info_name, {}))
+    defaults = {}
+    for key, value in chosen.items():
+        name = names.get(key.replace("_", "-"))
+        if name is None:
+            raise click.UsageError(f"{path}: unknown option {key!r} for faceguard {ctx.info_name}")
+        defaults[name] = value
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
 def processing_options(command):
     """The options that decide how each image is cleaned (shared by run and watch)."""
     options = [
@@ -96,6 +138,7 @@ def _config(params: dict) -> Config:
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@config_file_option
 @click.option("-o", "--output", "output_root", required=True, type=click.Path(path_type=Path),
               help="Folder for the clean copies (same relative paths); must not be inside INPUT.")
 @processing_options
@@ -392,6 +435,7 @@ def review(output_root: Path, report_path: Path, page: Path | None, show_origina
 
 @main.command()
 @click.argument("inbox", type=click.Path(file_okay=False, path_type=Path))
+@config_file_option
 @click.option("-o", "--output", "outbox", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the clean copies (same relative paths).")
 @processing_options

@@ -464,3 +464,42 @@ def test_an_image_that_would_need_too_much_memory_is_refused_before_decoding(tmp
     assert "--max-memory" in records["huge.png"]["error"]
     tight = invoke(src / "small.png", "-o", tmp_path / "tight", "--max-memory", "64")
     assert tight.exit_code == 1 and "over the limit of 64 MiB" in tight.stderr
+
+
+def _one_face_photo(folder: Path) -> None:
+    folder.mkdir()
+    samples = Path(__file__).resolve().parent.parent / "samples"
+    shutil.copy(samples / "astronaut_collins.jpg", folder / "a.jpg")
+
+
+def test_options_come_from_a_toml_file_and_flags_win(tmp_path):
+    _one_face_photo(tmp_path / "in")
+    config = tmp_path / "faceguard.toml"
+    config.write_text('mode = "fill"\nmask-scale = 1.2\ncards = "off"\ntext = "off"\n'
+                      f'[run]\noutput = "{tmp_path / "out"}"\nreport = "{tmp_path / "r.jsonl"}"\n'
+                      '[watch]\nsettle = 3.0\n')
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "--config", str(config),
+                                       "--workers", "1", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert record["faces"][0]["treatment"] == "fill"
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "--config", str(config),
+                                       "-o", str(tmp_path / "out2"), "--mode", "pixelate",
+                                       "--workers", "1", "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    last = json.loads((tmp_path / "r.jsonl").read_text().splitlines()[-1])
+    assert last["output"].startswith(str(tmp_path / "out2")) and last["faces"][0]["treatment"] == "pixelate"
+
+
+def test_an_unknown_key_in_the_options_file_is_named(tmp_path):
+    _one_face_photo(tmp_path / "in")
+    config = tmp_path / "faceguard.toml"
+    config.write_text('mode = "fill"\nthreshhold = 0.3\n')
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                       "--config", str(config)])
+    assert result.exit_code == 2 and "unknown option 'threshhold'" in result.output
+    assert not (tmp_path / "out").exists()
+    config.write_text('[watch]\ndone = "/nowhere"\nsettle = 2.0\n[run]\nsettle = 2.0\n')
+    result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
+                                       "--config", str(config)])
+    assert result.exit_code == 2 and "unknown option 'settle'" in result.output

@@ -445,3 +445,16 @@ def test_every_file_in_the_inbox_gets_a_record_whatever_its_name(tmp_path):
     assert "not an image" in (quarantine / "notes.txt.error.txt").read_text()
     records = [json.loads(line) for line in audit.read_text().splitlines()]
     assert len(records) == 4
+
+
+def test_a_watch_service_keeps_its_options_in_a_file(tmp_path):
+    inbox, outbox = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a.jpg").write_bytes(photo_bytes(8))
+    config = tmp_path / "faceguard.toml"
+    config.write_text(f'mode = "pixelate"\n[watch]\noutput = "{outbox}"\nonce = true\n'
+                      'delete-originals = true\nworkers = 1\n[run]\nrename = "hash"\n')
+    result = CliRunner().invoke(main, ["watch", str(inbox), "--config", str(config)],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert (outbox / "a.jpg").is_file() and not (inbox / "a.jpg").exists()
