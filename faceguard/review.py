@@ -173,58 +173,13 @@ def _totals(records: list[dict]) -> dict:
 
 # ------------------------------------------------------------------ HTML
 
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _overlay(item: _File) -> str:
-    """An SVG over the thumbnail, in the output's pixels: hidden regions and near misses."""
-    width, height = item.size
-    shapes = []
-    for face in item.record.get("faces", []):
-        x0, y0, x1, y1 = face["box"]
-        label = f"face {face['score']:.2f} {face.get('treatment', '')}".strip()
-        shapes.append(f'<rect class="face" x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}">'
-                      f"<title>{_e(label)}</title></rect>")
-        if x1 - x0 >= LABELLED_WIDTH * width:  # smaller ones have their label as a tooltip
-            shapes.append(f'<text x="{x0}" y="{max(y0 - 4, 12)}">{_e(label)}</text>')
-    for card in item.record.get("cards", []):
-        points = " ".join(f"{x},{y}" for x, y in card["quad"])
-        (x0, y0) = card["quad"][0]
-        shapes.append(f'<polygon class="card" points="{points}"><title>{_e(card["kind"])}</title></polygon>'
-                      f'<text x="{x0}" y="{max(y0 - 4, 12)}">{_e("document " + card["kind"])}</text>')
-    for line in item.record.get("texts", []):
-        x0, y0, x1, y1 = line["box"]
-        shapes.append(f'<rect class="text" x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}">'
-                      f"<title>{_e(line['kind'])} line</title></rect>")
-    for candidate in item.record.get("candidates", []):
-        x0, y0, x1, y1 = candidate["box"]
-        shapes.append(f'<rect class="near" x="{x0}" y="{y0}" width="{x1 - x0}" height="{y1 - y0}">'
-                      f"<title>near miss {candidate['score']:.2f}</title></rect>")
-    stroke = max(width, height) / 160
-    return (f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" '
-            f'style="--stroke:{stroke:.1f}px;--font:{stroke * 6:.0f}px">{"".join(shapes)}</svg>')
-
-
-def _card(item: _File, show_originals: bool) -> str:
+def _entry(item: _File, show_originals: bool) -> dict:
+    """What the page's script draws for one file: coordinates in the output's pixels,
+    rounded to whole pixels; image paths relative to the page."""
     record = item.record
-    name = Path(record.get("input", "?")).name
-    flags = {"error": item.status == "error", "faces": bool(record.get("faces")),
-             "docs": bool(record.get("cards") or record.get("texts")), "near": bool(record.get("candidates"))}
-    attributes = " ".join(f'data-{key}="1"' for key, on in flags.items() if on)
-    if item.output:
-        attributes += f' data-output="{_e(item.output)}"'
-    if item.thumbnail:
-        picture = (f'<div class="pic"><img loading="lazy" src="{_e(item.thumbnail)}" alt="{_e(name)}" '
-                   f'width="{_bounded_size(item.size)[0]}" height="{_bounded_size(item.size)[1]}">'
-                   f"{_overlay(item)}")
-        if show_originals and item.original:
-            picture += (f'<img class="before" loading="lazy" src="{_e(item.original)}" alt="original">'
-                        '<input class="slider" type="range" min="0" max="100" value="0" '
-                        'aria-label="show the original">')
-        picture += "</div>"
-    else:
-        picture = '<div class="pic none">no output</div>'
+
+    def whole(values) -> list[int]:
+        return [round(float(v)) for v in values]
     counts = {"faces": "faces", "cards": "documents", "texts": "number lines", "candidates": "near misses"}
     facts = [f"{len(record.get(key, []))} {name}" for key, name in counts.items()]
     if record.get("pixels"):
@@ -232,33 +187,34 @@ def _card(item: _File, show_originals: bool) -> str:
     if record.get("metadata_removed"):
         facts.append("metadata removed: " + ", ".join(record["metadata_removed"]))
     facts.append(f"{record.get('seconds', 0)} s")
-    error = f'<p class="error">{_e(record.get("error"))}</p>' if record.get("error") else ""
-    return (f'<article class="file {item.status}" id="file-{item.index}" tabindex="0" {attributes}>'
-            f"{picture}<h3>{_e(name)}</h3>{error}<p>{_e(' · '.join(facts))}</p></article>")
-
-
-def _bounded_size(size: tuple[int, int]) -> tuple[int, int]:
-    width, height = size
-    factor = min(1.0, THUMB_SIDE / max(width, height, 1))
-    return max(1, round(width * factor)), max(1, round(height * factor))
-
-
-def _queue(files: list[_File]) -> str:
-    misses = sorted(((candidate["score"], item, crop) for item in files for crop, candidate in item.crops),
-                    key=lambda entry: -entry[0])
-    cells = [f'<a class="miss" href="#file-{item.index}"><img loading="lazy" src="{_e(crop)}" '
-             f'alt="near miss"><span>{score:.2f} · {_e(Path(item.record.get("input", "")).name)}</span></a>'
-             for score, item, crop in misses]
-    return "".join(cells) or "<p>No near misses.</p>"
+    crops = {id(candidate): crop for crop, candidate in item.crops}
+    return {
+        "id": item.index, "name": Path(record.get("input", "?")).name, "status": item.status,
+        "error": record.get("error"), "thumb": item.thumbnail, "output": item.output,
+        "before": item.original if show_originals else None, "size": list(item.size),
+        "faces": [whole(f["box"]) + [round(f["score"], 2), f.get("treatment", "")]
+                  for f in record.get("faces", [])],
+        "cards": [[whole(point) for point in c["quad"]] + [c["kind"]] for c in record.get("cards", [])],
+        "texts": [whole(t["box"]) + [t["kind"]] for t in record.get("texts", [])],
+        "near": [whole(c["box"]) + [round(c["score"], 2), crops.get(id(c))]
+                 for c in record.get("candidates", [])],
+        "facts": " · ".join(facts),
+    }
 
 
 def _page(files: list[_File], totals: dict, show_originals: bool) -> str:
+    """The page: header and totals as HTML, the files as JSON that the inline script draws
+    PAGE_SIZE at a time (a page of 10,000 files holds 10,000 entries, not their markup)."""
     summary = (f"{totals['files']} files: {totals['ok']} cleaned, {totals['errors']} errors, "
                f"{totals['skipped']} skipped · {totals['faces']} faces, {totals['documents']} documents, "
                f"{totals['number_lines']} number lines hidden · {totals['near_misses']} near misses · "
                f"{totals['seconds']} s")
     pixels = ", ".join(f"{count} {kind}" for kind, count in totals["pixels"].items()) or "none"
     metadata = ", ".join(f"{kind} {count}" for kind, count in totals["metadata_removed"].items()) or "none"
+    data = json.dumps([_entry(item, show_originals) for item in files], ensure_ascii=False,
+                      separators=(",", ":")).replace("</", "<\\/")
+    originals = ("Originals are shown (--show-originals): this page is as sensitive as the photos."
+                 if show_originals else "Originals are not in this page.")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_POLICY}">
@@ -268,10 +224,9 @@ def _page(files: list[_File], totals: dict, show_originals: bool) -> str:
 <body>
 <header><h1>faceguard review</h1>
 <p id="totals" data-files="{totals['files']}" data-errors="{totals['errors']}" data-faces="{totals['faces']}"
- data-documents="{totals['documents']}" data-near="{totals['near_misses']}">{_e(summary)}</p>
-<p>Pixels: {_e(pixels)} · Metadata removed: {_e(metadata)}</p>
-<p>{"Originals are shown (--show-originals): this page is as sensitive as the photos." if show_originals
-    else "Originals are not in this page."}</p>
+ data-documents="{totals['documents']}" data-near="{totals['near_misses']}">{html.escape(summary)}</p>
+<p>Pixels: {html.escape(pixels)} · Metadata removed: {html.escape(metadata)}</p>
+<p>{originals}</p>
 <nav id="filters">
 <button data-filter="all" class="on">All <kbd>1</kbd></button>
 <button data-filter="error">Errors <kbd>2</kbd></button>
@@ -279,10 +234,13 @@ def _page(files: list[_File], totals: dict, show_originals: bool) -> str:
 <button data-filter="docs">Documents <kbd>4</kbd></button>
 <button data-filter="near">Near misses <kbd>5</kbd></button>
 <span class="keys"><kbd>j</kbd>/<kbd>k</kbd> next/previous, <kbd>Enter</kbd> open the output</span>
+<span id="count"></span>
 </nav></header>
-<main id="grid">{"".join(_card(item, show_originals) for item in files)}</main>
+<main id="grid"></main>
+<p id="more"></p>
 <section id="queue"><h2>Near misses ({totals['near_misses']}), best first: crops of the clean outputs</h2>
-<div class="misses">{_queue(files)}</div></section>
+<div class="misses" id="misses"></div><button id="more-misses" hidden>more near misses</button></section>
+<script id="data" type="application/json">{data}</script>
 <script>{_SCRIPT}</script>
 </body></html>
 """
@@ -291,62 +249,7 @@ def _page(files: list[_File], totals: dict, show_originals: bool) -> str:
 # nothing is fetched from anywhere: images from beside the page, style and script inline
 _POLICY = "default-src 'none'; img-src 'self' file:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
-_STYLE = """
-body{font:14px system-ui,sans-serif;margin:0;background:#f4f4f4;color:#222}
-header{position:sticky;top:0;background:#fff;padding:8px 16px;border-bottom:1px solid #ccc;z-index:2}
-h1{font-size:18px;margin:0 0 4px}header p{margin:2px 0}
-nav button{margin:4px 4px 0 0;padding:4px 10px;border:1px solid #999;background:#fff;cursor:pointer}
-nav button.on{background:#224;color:#fff}.keys{margin-left:12px;color:#666}
-#grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px;padding:16px}
-.file{background:#fff;border:1px solid #ccc;padding:8px;outline:none}
-.file:focus{box-shadow:0 0 0 3px #36c}.file.error{border-color:#c33}
-.file h3{font-size:13px;margin:6px 0 2px;word-break:break-all}.file p{margin:2px 0;color:#444}
-.error{color:#c33!important}.hidden{display:none}
-.pic{position:relative;display:inline-block;line-height:0}.pic img{max-width:320px;height:auto}
-.pic.none{width:320px;height:60px;line-height:60px;text-align:center;background:#eee;color:#888}
-.pic svg{position:absolute;left:0;top:0;width:100%;height:100%;pointer-events:none}
-svg rect,svg polygon{fill:none;stroke-width:var(--stroke)}svg .face{stroke:#e33}
-svg .card{stroke:#27c}svg .text{stroke:#2a2}svg .near{stroke:#f90;stroke-dasharray:4 3}
-svg text{font-size:var(--font);fill:#e33;paint-order:stroke;stroke:#fff;stroke-width:2px}
-.pic .before{position:absolute;left:0;top:0;clip-path:inset(0 100% 0 0)}
-.pic .slider{position:absolute;left:0;bottom:4px;width:100%}
-#queue{padding:0 16px 32px}.misses{display:flex;flex-wrap:wrap;gap:8px}
-.miss{display:flex;flex-direction:column;align-items:center;text-decoration:none;color:#222;
- background:#fff;border:1px solid #ccc;padding:4px;font-size:11px}
-.miss img{width:128px;height:128px;object-fit:contain;background:#ddd}
-"""
-
-_SCRIPT = """
-(function(){
-  var files = Array.prototype.slice.call(document.querySelectorAll('.file'));
-  var filter = 'all';
-  function visible(){ return files.filter(function(f){ return !f.classList.contains('hidden'); }); }
-  function apply(name){
-    filter = name;
-    document.querySelectorAll('#filters button').forEach(function(b){
-      b.classList.toggle('on', b.dataset.filter === name); });
-    files.forEach(function(f){
-      f.classList.toggle('hidden', name !== 'all' && !f.hasAttribute('data-' + name)); });
-  }
-  document.querySelectorAll('#filters button').forEach(function(b){
-    b.addEventListener('click', function(){ apply(b.dataset.filter); }); });
-  function move(step){
-    var shown = visible(); if (!shown.length) return;
-    var at = shown.indexOf(document.activeElement);
-    var next = shown[Math.max(0, Math.min(shown.length - 1, at < 0 ? 0 : at + step))];
-    next.focus(); next.scrollIntoView({block: 'nearest'});
-  }
-  var names = ['all', 'error', 'faces', 'docs', 'near'];
-  document.addEventListener('keydown', function(e){
-    if (e.target.tagName === 'INPUT' || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === 'j' || e.key === 'ArrowRight') { move(1); e.preventDefault(); }
-    else if (e.key === 'k' || e.key === 'ArrowLeft') { move(-1); e.preventDefault(); }
-    else if (e.key >= '1' && e.key <= '5') { apply(names[+e.key - 1]); }
-    else if (e.key === 'Enter' && document.activeElement.dataset.output) {
-      window.open(document.activeElement.dataset.output); }
-  });
-  document.querySelectorAll('.slider').forEach(function(s){
-    s.addEventListener('input', function(){
-      s.parentNode.querySelector('.before').style.clipPath = 'inset(0 ' + (100 - s.value) + '% 0 0)'; }); });
-})();
-"""
+# the page's style and script, inlined into it (kept as files of their own to be read as such)
+_STYLE = Path(__file__).with_name("review.css").read_text(encoding="utf-8")
+_SCRIPT = Path(__file__).with_name("review.js").read_text(encoding="utf-8").replace(
+    "__LABELLED__", str(LABELLED_WIDTH))
