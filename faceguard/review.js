@@ -39,7 +39,7 @@
       pic += '</div>'; }
     return '<article class="file ' + esc(f.status) + '" id="file-' + f.id + '" tabindex="0"' + flags +
       (f.output ? ' data-output="' + esc(f.output) + '"' : '') + '>' + pic + '<h3>' + esc(f.name) + '</h3>' +
-      (f.error ? '<p class="error">' + esc(f.error) + '</p>' : '') + '<p>' + esc(f.facts) + '</p></article>'; }
+      (f.error ? '<p class="' + (f.status === 'error' ? 'error' : 'note') + '">' + esc(f.error) + '</p>' : '') + '<p>' + esc(f.facts) + '</p></article>'; }
   function drawMore(){
     var end = Math.min(list.length, drawn + PAGE), html = '';
     for (var i = drawn; i < end; i++) html += card(list[i]);
