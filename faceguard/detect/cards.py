@@ -45,6 +45,7 @@ READ_SIDE = 1280          # documents are read at this size
 MIN_AREA = 0.01           # of the image
 ASPECT_RANGE = (1.2, 2.0)
 MAX_READS = 6             # candidates read per image, at most
+READ_MIN_LINES = 2        # lines of print inside an outline before it is read
 TEXT_QUADS_REFINED = 24   # outlines proposed from the print that are refined, at most
 LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
@@ -625,9 +626,11 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
     scored = _without_overgrown(preview, to_preview, scored)
     documents: list[Document] = []
     reads = 0
-    for quad, score, _inside in sorted(scored, key=_Scored.rank):
+    for quad, score, inside in sorted(scored, key=_Scored.rank):
         if reads >= MAX_READS:
             break
+        if inside < READ_MIN_LINES:  # one line of print: read only as part of the frame
+            continue
         if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
             continue
         # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
