@@ -290,7 +290,9 @@ def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
         return None
     try:
         data = metadata.strip_losslessly(decoded.source, decoded.format, icc=_profile(decoded, config))
-        if reason := metadata.hidden_bytes(data, decoded.format):  # would be copied too
+        # png.strip and webp.strip check their image data themselves; a JPEG's scans need
+        # a decode that the block splice (which writes them anew) does not
+        if decoded.is_jpeg and (reason := metadata.jpeg.hidden_bytes(data)):  # copied too
             raise MetadataError(f"the image data is not exact: {reason}")
         io.check_clean(data, decoded.size, same_pixels_as=decoded)
     except FaceguardError as exc:  # the pixel path below is always available and safe

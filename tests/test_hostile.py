@@ -140,7 +140,7 @@ def test_bytes_appended_inside_a_webp_bitstream_chunk_are_not_copied(tmp_path, s
     Image.fromarray(pixels).save(out, "WEBP", **save)
     cover = out.getvalue()
     found = webp.chunks(cover)
-    smuggled = webp._assemble([(kind, payload + CANARY * 4 if kind in (b"VP8 ", b"VP8L") else payload)
+    smuggled = webp.assemble([(kind, payload + CANARY * 4 if kind in (b"VP8 ", b"VP8L") else payload)
                                for kind, payload in found])
     assert np.array_equal(np.asarray(Image.open(stdio.BytesIO(smuggled))),
                           np.asarray(Image.open(stdio.BytesIO(cover))))

@@ -153,11 +153,14 @@ def _jfif_without_thumbnail(payload: bytes) -> bytes:
     return b"\xff\xe0" + struct.pack(">H", len(body) + 2) + body
 
 
+ADOBE_FIELDS = 12  # "Adobe", version, two flag words, colour transform
+
+
 def hidden_bytes(data: bytes) -> str | None:
     """Where the JPEG ``data`` holds bytes no decoder reads, or None: past the Adobe APP14
     segment's fields, or skipped at the end of a scan (``decoder_warnings``)."""
     for marker, payload in segments(data):
-        if marker == APP14 and payload.startswith(b"Adobe") and len(payload) > 12:
+        if marker == APP14 and payload.startswith(b"Adobe") and len(payload) > ADOBE_FIELDS:
             return "bytes after the fields of its Adobe APP14 segment"
     if warnings := decoder_warnings(data):
         return f"the decoder skips bytes: {warnings[0]}"
@@ -168,7 +171,7 @@ def _adobe_rebuilt(payload: bytes) -> bytes:
     """An Adobe APP14 segment rebuilt from the fields a decoder reads (version and colour
     transform), so nothing that follows them in the input (a hidden payload) is copied;
     flags are zero. One too short to hold them is dropped: libjpeg ignores it too."""
-    if len(payload) < 12:
+    if len(payload) < ADOBE_FIELDS:
         return b""
     body = b"Adobe" + payload[5:7] + b"\x00\x00\x00\x00" + payload[11:12]
     return bytes([0xFF, APP14]) + struct.pack(">H", len(body) + 2) + body

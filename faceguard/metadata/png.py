@@ -77,10 +77,8 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
     from .icc import srgb
 
     parts = [SIGNATURE]
-    found = chunks(data)
-    header = Header.parse(found[0][1] if found[0][0] == b"IHDR" else b"")
+    found, header, palette = _parsed(data)
     has_srgb = any(kind == b"sRGB" for kind, _ in found)
-    palette = sum(len(payload) // 3 for kind, payload in found if kind == b"PLTE")
     for kind, payload in found:
         if kind not in _DISPLAY_CHUNKS:
             continue
@@ -100,9 +98,7 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
 def hidden_bytes(data: bytes) -> str | None:
     """Where the PNG ``data`` holds bytes no decoder reads inside its display chunks (past
     a chunk's fields, or around its image data), or None: what ``strip`` cuts away."""
-    found = chunks(data)
-    header = Header.parse(found[0][1] if found[0][0] == b"IHDR" else b"")
-    palette = sum(len(payload) // 3 for kind, payload in found if kind == b"PLTE")
+    found, header, palette = _parsed(data)
     for kind, payload in found:
         if kind in _DISPLAY_CHUNKS and kind != b"IDAT":
             fields = _fields(kind, payload, header, palette)
@@ -113,6 +109,13 @@ def hidden_bytes(data: bytes) -> str | None:
     except MetadataError as exc:
         return str(exc)
     return None
+
+
+def _parsed(data: bytes) -> tuple[list[tuple[bytes, bytes]], Header, int]:
+    """The PNG's chunks, its IHDR fields and the number of its palette entries."""
+    found = chunks(data)
+    header = Header.parse(found[0][1] if found[0][0] == b"IHDR" else b"")
+    return found, header, sum(len(payload) // 3 for kind, payload in found if kind == b"PLTE")
 
 
 class Header:

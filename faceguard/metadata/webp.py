@@ -43,16 +43,13 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
     has one (a simple WebP has no place for a profile, and had none).
 
     The VP8X header is rebuilt from its fields (flags and canvas size; nothing appended to
-    them is copied). A file with animation chunks has no lossless path (MetadataError):
-    an ANMF frame holds chunks of its own, unknown ones included, that would be copied
-    whole; such a file is re-encoded from its pixels (animations are refused before).
+    them is copied), and a bitstream chunk holding bytes its decoder never reads
+    (``unread_tail``) raises MetadataError. A file with animation chunks has no lossless
+    path (MetadataError): an ANMF frame holds chunks of its own, unknown ones included,
+    that would be copied whole; such a file is re-encoded from its pixels (animations are
+    refused before).
     """
-    body = bytearray(b"WEBP")
-
-    def append(kind: bytes, payload: bytes) -> None:
-        body.extend(kind + struct.pack("<I", len(payload)) + payload
-                    + (b"\x00" if len(payload) & 1 else b""))
-
+    kept: list[tuple[bytes, bytes]] = []
     for kind, payload in chunks(data):
         if kind in (b"ANIM", b"ANMF"):
             raise MetadataError("WebP animation chunks are not copied; re-encoding")
@@ -60,13 +57,16 @@ def strip(data: bytes, *, icc: bytes | None = None) -> bytes:
             if len(payload) < 10:
                 raise MetadataError("WebP VP8X chunk is too short")
             flags = payload[0] & ~(_EXIF_FLAG | _XMP_FLAG | _ANIMATION_FLAG | _ICC_FLAG)
-            append(kind, bytes([flags | (_ICC_FLAG if icc else 0)]) + b"\x00\x00\x00"
-                   + payload[4:10])
+            kept.append((kind, bytes([flags | (_ICC_FLAG if icc else 0)]) + b"\x00\x00\x00"
+                         + payload[4:10]))
             if icc:
-                append(b"ICCP", icc)
+                kept.append((b"ICCP", icc))
         elif kind in _BITSTREAM:
-            append(kind, payload)
-    return b"RIFF" + struct.pack("<I", len(body)) + bytes(body)
+            kept.append((kind, payload))
+    stripped = assemble(kept)
+    if chunk := unread_tail(stripped):
+        raise MetadataError(f"the WebP {chunk} chunk holds bytes the decoder never reads")
+    return stripped
 
 
 def hidden_bytes(data: bytes) -> str | None:
@@ -115,13 +115,14 @@ def unread_tail(data: bytes) -> str | None:
         if kind not in _BITSTREAM or len(payload) <= TAIL_PROBE:
             continue
         cut = [(k, p[:-TAIL_PROBE] if i == index else p) for i, (k, p) in enumerate(found)]
-        shortened = _pixels(_assemble(cut))
+        shortened = _pixels(assemble(cut))
         if shortened is not None and whole is not None and np.array_equal(shortened, whole):
             return kind.decode("ascii").strip()
     return None
 
 
-def _assemble(found: list[tuple[bytes, bytes]]) -> bytes:
+def assemble(found: list[tuple[bytes, bytes]]) -> bytes:
+    """A RIFF/WEBP file of the (fourcc, payload) chunks ``found``, each padded to an even size."""
     body = b"WEBP" + b"".join(kind + struct.pack("<I", len(payload)) + payload
                               + (b"\x00" if len(payload) & 1 else b"") for kind, payload in found)
     return b"RIFF" + struct.pack("<I", len(body)) + body
