@@ -51,7 +51,7 @@ class _File:
     output: str | None = None           # the clean output, relative to the page
     original: str | None = None
     size: tuple[int, int] = (0, 0)      # (W, H) of the output
-    crops: list[tuple[str, dict]] = field(default_factory=list)  # (path, candidate)
+    crops: dict[int, str] = field(default_factory=dict)  # candidate's index -> its crop
 
     @property
     def status(self) -> str:
@@ -130,7 +130,7 @@ def _images_for(item: _File, outputs: Path, folder: Path, base: Path, show_origi
         if box[2] <= box[0] or box[3] <= box[1]:
             continue
         crop = _bounded(im.crop(box), CROP_SIDE, enlarge=True)
-        item.crops.append((_save(crop, folder / f"{item.index:06d}-near{number}.jpg", base), candidate))
+        item.crops[number] = _save(crop, folder / f"{item.index:06d}-near{number}.jpg", base)
     if show_originals:
         try:
             with Image.open(item.record["input"]) as original:
@@ -187,7 +187,6 @@ def _entry(item: _File, show_originals: bool) -> dict:
     if record.get("metadata_removed"):
         facts.append("metadata removed: " + ", ".join(record["metadata_removed"]))
     facts.append(f"{record.get('seconds', 0)} s")
-    crops = {id(candidate): crop for crop, candidate in item.crops}
     return {
         "id": item.index, "name": Path(record.get("input", "?")).name, "status": item.status,
         "error": record.get("error"), "thumb": item.thumbnail, "output": item.output,
@@ -196,8 +195,8 @@ def _entry(item: _File, show_originals: bool) -> dict:
                   for f in record.get("faces", [])],
         "cards": [[whole(point) for point in c["quad"]] + [c["kind"]] for c in record.get("cards", [])],
         "texts": [whole(t["box"]) + [t["kind"]] for t in record.get("texts", [])],
-        "near": [whole(c["box"]) + [round(c["score"], 2), crops.get(id(c))]
-                 for c in record.get("candidates", [])],
+        "near": [whole(c["box"]) + [round(c["score"], 2), item.crops.get(number)]
+                 for number, c in enumerate(record.get("candidates", []))],
         "facts": " · ".join(facts),
     }
 
