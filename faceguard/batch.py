@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import time
 import uuid
 import warnings
@@ -30,6 +31,7 @@ from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .ledger import Ledger, Verdict
 from .pipeline import process_file
+from .video import has_video_suffix, process_video
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class Job:
     ledger_file: str | None = None  # where that ledger is kept (default: in the folder)
     refused: str | None = None  # why the input is not read at all (a symbolic link)
     refused_status: str = "error"  # the record's status for a refused input
+    progress: bool = False  # a video says on stderr how far it got, every PROGRESS_EVERY s
 
 
 @dataclass
@@ -79,8 +82,8 @@ class Summary:
 
 def find_images(root: Path, *, follow_symlinks: bool = False, every_file: bool = False
                 ) -> list[Path]:
-    """Image files under ``root`` (recursively, sorted), by suffix (``every_file``: every
-    file, whatever its name); hidden files are skipped.
+    """Image and video files under ``root`` (recursively, sorted), by suffix
+    (``every_file``: every file, whatever its name); hidden files are skipped.
 
     Symbolic links are listed as they are, not followed: a link to a file is listed (the
     caller refuses it, or follows it with ``follow_symlinks``), a link to a folder is
@@ -104,7 +107,8 @@ def find_images(root: Path, *, follow_symlinks: bool = False, every_file: bool =
         if not follow_symlinks:
             found += [Path(dirpath) / d for d in links]
         for name in sorted(filenames):
-            if not name.startswith(".") and (every_file or io.has_image_suffix(name)):
+            if not name.startswith(".") and (every_file or io.has_image_suffix(name)
+                                             or has_video_suffix(name)):
                 found.append(Path(dirpath) / name)
     return sorted(found)
 
@@ -118,6 +122,8 @@ def output_path(src: Path, input_root: Path, output_root: Path, config: Config,
     without the original) or by a random UUID.
     """
     dst = output_root / src.relative_to(input_root)
+    if has_video_suffix(src.name):  # a video keeps its container (--format is for photos)
+        config = dataclasses.replace(config, output_format=OutputFormat.SAME)
     if rename is Rename.HASH:
         dst = dst.with_name(io.file_sha256(src)[:32] + src.suffix)
     elif rename is Rename.UUID:
@@ -150,7 +156,7 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
         raise UsageError(f"the output folder {output_root} is inside the input folder {input_path}")
     jobs = []
     for src in find_images(input_path, follow_symlinks=follow_symlinks, every_file=True):
-        refusal = refusal_of(src, follow_symlinks)
+        refusal = refusal_of(src, follow_symlinks, config)
         if refusal is not None:  # every file gets a record, this one without being read
             reason, status = refusal
             jobs.append(Job(str(src), str(output_root / src.relative_to(input_path)), config,
@@ -165,13 +171,16 @@ def plan_jobs(input_path: Path, output_root: Path, config: Config,
     return resolve_collisions(jobs)
 
 
-def refusal_of(src: Path, follow_symlinks: bool) -> tuple[str, str] | None:
+def refusal_of(src: Path, follow_symlinks: bool, config: Config) -> tuple[str, str] | None:
     """Why ``src`` is not read, and the record's status; None for an image to clean (one
     whose name says nothing is read if its header is an image's)."""
     if src.is_symlink() and not follow_symlinks:
         return "a symbolic link, not followed (--follow-symlinks follows links)", "error"
     if not src.is_file():  # a pipe, a socket, a device, a link to nothing
         return "not a regular file; not read", "error"
+    if has_video_suffix(src.name):
+        return None if config.video else ("a video; --video off skips videos, not copied",
+                                          "skipped")
     if not io.has_image_suffix(src.name) and not (_name_says_nothing(src.name)
                                                   and io.is_image_file(src)):
         return ("not an image file (by name, or by content for a name without a suffix); "
@@ -257,9 +266,12 @@ def process_job(job: Job) -> dict:
 def _process_job(job: Job) -> dict:
     started = time.perf_counter()
     record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
+    ledger = Ledger(job.ledger, job.ledger_file) if job.ledger else None
     try:
-        result = process_file(job.src, job.dst, config=job.config,
-                              ledger=Ledger(job.ledger, job.ledger_file) if job.ledger else None)
+        if has_video_suffix(job.src):
+            record.update(_video_record(job, ledger))
+            return _finished(record, job, started)
+        result = process_file(job.src, job.dst, config=job.config, ledger=ledger)
     except KeyboardInterrupt:  # SIGTERM: the temporary file is gone already
         if _orphaned():  # nobody will read a result or send another job: go
             os._exit(1)
@@ -280,6 +292,41 @@ def _process_job(job: Job) -> dict:
                       metadata_removed=result.metadata_removed,
                       pixels=result.pixels,
                       input_sha256=result.input_sha256, output_sha256=result.output_sha256)
+    return _finished(record, job, started)
+
+
+def _video_record(job: Job, ledger: Ledger | None) -> dict:
+    """Clean the video ``job.src``: the record's findings (tracks as faces, documents as
+    cards) and what the video was (frames, audio, streams dropped)."""
+    result = process_video(job.src, job.dst, config=job.config, ledger=ledger,
+                           progress=_progress_line(Path(job.src).name) if job.progress else None)
+    return {"status": "ok", "output": result.output, "faces": result.tracks,
+            "cards": result.documents, "metadata_removed": result.metadata_removed,
+            "pixels": "re-encoded", "video": result.to_json(),
+            "input_sha256": result.input_sha256, "output_sha256": result.output_sha256}
+
+
+PROGRESS_EVERY = 10.0  # seconds between two progress lines of one video
+
+
+def _progress_line(name: str) -> Callable[[str, int, int], None]:
+    """A progress callback for process_video that writes a line to stderr at most every
+    PROGRESS_EVERY seconds (the batch's progress bar counts files: a long video would
+    leave it still for minutes)."""
+    last = time.monotonic()
+
+    def report(doing: str, done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_EVERY:
+            last = now
+            print(f"faceguard: {name}: {doing}, frame {done}" + (f" of {total}" if total else ""),
+                  file=sys.stderr, flush=True)
+    return report
+
+
+def _finished(record: dict, job: Job, started: float) -> dict:
+    """``record`` with the input's hash (for an error) and the time taken."""
     if record["status"] == "error":
         try:
             record["input_sha256"] = io.file_sha256(job.src)

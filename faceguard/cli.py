@@ -6,6 +6,7 @@ Exit status: 0 every file processed (or skipped), 1 some files failed, 2 usage e
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -114,6 +115,12 @@ def processing_options(command):
                           "bit-identical), or the whole image (faster)."),
         click.option("--metadata-only", is_flag=True,
                      help="Do not look for faces; only strip metadata (losslessly where possible)."),
+        click.option("--video", type=click.Choice(["on", "off"]), default="on", show_default=True,
+                     help="Videos (MP4, MOV, M4V, MKV, WebM) among the photos: clean them, or "
+                          "skip them (reported as skipped, never copied)."),
+        click.option("--audio/--no-audio", default=True, show_default=True,
+                     help="A video's audio: copied packet for packet, or dropped (voices "
+                          "identify people too)."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Worker processes [default: number of cores]."),
         click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path),
@@ -132,8 +139,9 @@ def _config(params: dict) -> Config:
     """The Config that the processing options ask for (UsageError on bad values)."""
     names = ("mode", "mask", "mask_scale", "threshold", "preset", "output_format", "max_pixels",
              "max_memory_mb",
-             "keep_icc", "metadata_only", "jpeg_blocks", "cards", "text", "seed", "consistent")
-    return Config(**{name: params[name] for name in names})
+             "keep_icc", "metadata_only", "jpeg_blocks", "cards", "text", "seed", "consistent",
+             "audio")
+    return Config(**{name: params[name] for name in names}, video=params["video"] == "on")
 
 
 @main.command()
@@ -152,7 +160,7 @@ def _config(params: dict) -> Config:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def run(input_path: Path, output_root: Path, rename: str, overwrite: bool,
         report_path: Path | None, follow_symlinks: bool, quiet: bool, **params) -> None:
-    """Clean every image under INPUT (a folder or one file) into OUTPUT."""
+    """Clean every image and video under INPUT (a folder or one file) into OUTPUT."""
     try:
         config = _config(params)
         jobs = plan_jobs(input_path, output_root, config, Rename(rename),
@@ -171,6 +179,8 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
     from tqdm import tqdm
 
     show_bar = not quiet and sys.stderr.isatty()
+    if show_bar:  # a long video says how far it got
+        jobs = [dataclasses.replace(job, progress=True) for job in jobs]
     bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not show_bar,
                dynamic_ncols=True)
     counts = {"faces": 0, "errors": 0, "lost": 0}
@@ -272,15 +282,18 @@ def _cpu_count() -> int:
 @click.option("--faces/--no-faces", default=True, show_default=True,
               help="Also run the face detector.")
 def inspect(files: tuple[Path, ...], as_json: bool, faces: bool) -> None:
-    """Show what identifying information each FILE carries (changes nothing)."""
+    """Show what identifying information each FILE (photo or video) carries (changes nothing)."""
     from .metadata.describe import describe
+    from .video import has_video_suffix
+    from .video.inspect import describe_video
 
     failed = 0
     for path in files:
         try:
-            report = describe(path)
+            video = has_video_suffix(path.name)
+            report = describe_video(path) if video else describe(path)
             if faces:
-                report["faces"] = _faces_in(path)
+                report["faces"] = _faces_in_video(path) if video else _faces_in(path)
         except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the audit
             failed += 1
             click.echo(f"faceguard: error: {path}: {' '.join(str(exc).split())[:200]}", err=True)
@@ -299,8 +312,29 @@ def _faces_in(path: Path) -> list[dict]:
             for b, s in zip(boxes, scores)]
 
 
+def _faces_in_video(path: Path) -> list[dict]:
+    """Faces in one frame a second (at most 60 frames): frame index, box and score."""
+    from .detect.faces import detect_faces
+    from .video.inspect import sampled_frames
+
+    found = []
+    for index, image in sampled_frames(path):
+        boxes, scores = detect_faces(image, **Config().detection)
+        found += [{"frame": index, "box": [round(float(v), 1) for v in b],
+                   "score": round(float(s), 3)} for b, s in zip(boxes, scores)]
+    return found
+
+
 def _human(report: dict) -> str:
     lines = [f"{report['file']}  ({report['format']}, {report['size'][0]}x{report['size'][1]})"]
+    for name, value in (report.get("tags") or {}).items():
+        lines.append(f"  {'tag':<14} {name}: {value}")
+    for stream in report.get("streams", []):
+        tags = ", ".join(f"{k}: {v}" for k, v in stream["tags"].items())
+        lines.append(f"  {'stream ' + str(stream['index']):<14} {stream['type']} "
+                     f"({stream['codec'] or 'no codec'})" + (f"  {tags}" if tags else ""))
+    for track in report.get("dropped_when_cleaned", []):
+        lines.append(f"  {'other track':<14} {track} (dropped when cleaned)")
     gps = report.get("gps")
     if gps:
         where = (f"{gps['latitude']:.6f}, {gps['longitude']:.6f}"
@@ -315,7 +349,8 @@ def _human(report: dict) -> str:
         lines.append(f"  preview        {preview['kind']}"
                      + (f" ({preview['bytes']} bytes)" if "bytes" in preview else ""))
     if "faces" in report:
-        lines.append(f"  faces          {len(report['faces'])} found")
+        frames = " in the sampled frames" if report["format"] == "video" else ""
+        lines.append(f"  faces          {len(report['faces'])} found{frames}")
     kinds = ", ".join(report["kinds"]) or "none"
     lines.append(f"  metadata       {kinds}")
     return "\n".join(lines)

@@ -124,6 +124,10 @@ class Config:
         (portrait, numbers, MRZ, names), or do not look for documents.
     text : read text for identity numbers inside found documents (default), in the whole
         image, or not at all; each line holding a number is hidden.
+    video : videos (MP4, MOV, M4V, MKV, WebM) found beside photos are cleaned too; False
+        skips them (reported as skipped, never copied).
+    audio : a video's audio is copied packet for packet; False drops it (voices identify
+        people too).
     """
 
     threshold: float = 0.25
@@ -148,6 +152,8 @@ class Config:
     synthetic_k: int = 5
     seed: int = 0
     consistent: bool = False
+    video: bool = True
+    audio: bool = True
 
     @property
     def detection(self) -> dict:

@@ -364,7 +364,7 @@ class Watcher:
                 self._refuse(path, "a symbolic link, not followed")
             elif self._ready(path, entry, now):
                 del self.pending[path]
-                if (refusal := refusal_of(path, follow_symlinks=False)) is not None:
+                if (refusal := refusal_of(path, False, self.o.config)) is not None:
                     self._refuse(path, *refusal)
                 else:
                     self._claim_and_submit(path)

@@ -6,10 +6,12 @@ or None. High bit depths are scaled (not clipped) to 8 bits.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io as stdio
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -430,13 +432,25 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     Readers see either no file or the whole file; on any failure (or interruption) the
     temporary file is removed.
     """
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[str]:
+    """A temporary file beside ``path`` (its name, empty) for the block to write: when the
+    block ends, the file is fsynced and renamed to ``path``; when it fails or is interrupted,
+    the file is removed and nothing appears at ``path`` (OSError becomes WriteError)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=target.parent)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)

@@ -90,9 +90,9 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
                        for b, s in zip(found.near_boxes / to_image, found.near_scores)]
     with _failures_as("document or text detection"):
         size = (round(view.shape[1] / factors[0]), round(view.shape[0] / factors[1]))
-        documents, lines = _documents_and_lines(full, config, view=view, view_scale=min(factors), size=size)
+        documents, lines = documents_and_lines(full, config, view=view, view_scale=min(factors), size=size)
         for shown in views[1:]:
-            more_documents, more_lines = _documents_and_lines(lambda shown=shown: shown, config)
+            more_documents, more_lines = documents_and_lines(lambda shown=shown: shown, config)
             documents, lines = documents + more_documents, lines + more_lines
     if not (len(boxes) or documents or lines):
         return Result(image=None, candidates=near_misses)
@@ -100,7 +100,7 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
     boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
     with _failures_as(f"{config.mode.value} anonymization"):
         hidden, regions, treatments = anonymizer_for(config).hide(image, boxes)
-        hidden = _hide_found(hidden, documents, lines, config)
+        hidden = hide_found(hidden, documents, lines, config)
         if alpha is not None:
             alpha = _hidden_alpha(alpha, boxes, documents, lines, config)
     detections = [Detection(box=_floats(b), score=float(s), region=_floats(r), treatment=t)
@@ -134,7 +134,7 @@ def _faces_in(views: list[np.ndarray], config: Config, image_scale: float) -> Fa
     return FaceSearch(boxes[keep], scores[keep], near_boxes[near], near_scores[near])
 
 
-def _hide_found(image: np.ndarray, documents: list[card_detection.Document],
+def hide_found(image: np.ndarray, documents: list[card_detection.Document],
                 lines: list[SensitiveLine], config: Config) -> np.ndarray:
     """``image`` (H, W, 3) uint8 RGB with the documents (per --cards) and lines hidden."""
     if config.cards is CardPolicy.WHOLE and documents:
@@ -154,7 +154,7 @@ def _hidden_alpha(alpha: np.ndarray, boxes: np.ndarray, documents: list[card_det
     as_alpha = dataclasses.replace(config, mode=mode, fill_color=(255, 255, 255))
     grey = np.repeat(alpha[:, :, None], 3, axis=2)
     grey, _regions, _treatments = anonymizer_for(as_alpha).hide(grey, boxes)
-    return np.ascontiguousarray(_hide_found(grey, documents, lines, as_alpha)[:, :, 0])
+    return np.ascontiguousarray(hide_found(grey, documents, lines, as_alpha)[:, :, 0])
 
 
 def _hide_documents(image: np.ndarray, documents: list[card_detection.Document],
@@ -185,7 +185,7 @@ def _failures_as(stage: str):
         raise DetectionError(f"{stage} failed: {exc}") from exc
 
 
-def _documents_and_lines(full: Callable[[], np.ndarray], config: Config, *, view: np.ndarray | None = None,
+def documents_and_lines(full: Callable[[], np.ndarray], config: Config, *, view: np.ndarray | None = None,
                          view_scale: float = 1.0, size: tuple[int, int] | None = None
                          ) -> tuple[list[card_detection.Document], list[SensitiveLine]]:
     """The documents found (per --cards) and the text lines to hide (per --text) in

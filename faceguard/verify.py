@@ -19,6 +19,7 @@ from .core.boxes import to_pixel_boxes
 from .detect.faces import detect_faces
 from .errors import FaceguardError
 from .metadata import ALLOWED_IN_OUTPUT, found_metadata, hidden_bytes, icc, jpeg
+from .video import has_video_suffix
 
 # A face found at this score in an output is reported: the run hid everything above the
 # (lower) run threshold, so what is left this strong is a face the run missed.
@@ -58,6 +59,8 @@ def verify_tree(output_root: Path, *, against: Path | None = None, faces: bool =
 def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THRESHOLD
                 ) -> list[Finding]:
     """Metadata, embedded images, trailers and detectable faces in one output file."""
+    if has_video_suffix(path.name):
+        return verify_video(path, faces=faces, threshold=threshold)
     name = str(path)
     io.register_plugins()
     try:
@@ -90,6 +93,26 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
     return findings
 
 
+def verify_video(path: Path, *, faces: bool = True, threshold: float = VERIFY_THRESHOLD
+                 ) -> list[Finding]:
+    """Metadata (streams, tags, byte markers) and faces still detectable in one frame a
+    second (at most 60) of a cleaned video."""
+    from .video.inspect import metadata_left, sampled_frames
+
+    name = str(path)
+    try:
+        findings = [Finding(name, "metadata", what) for what in metadata_left(path)]
+        if faces:
+            for index, image in sampled_frames(path):
+                boxes, scores = detect_faces(image, threshold=threshold)
+                findings += [Finding(name, "face", f"face still detectable in frame {index} "
+                                                   f"(score {s:.2f})", tuple(b))
+                             for b, s in zip(boxes, scores)]
+    except Exception as exc:  # noqa: BLE001 - an unreadable output is a finding, not a crash
+        return [Finding(name, "unreadable", " ".join(str(exc).split())[:200])]
+    return findings
+
+
 # how each of core.alpha.seen_views shows an image with transparency, for the findings
 VIEW_NAMES = ("", " in the colour planes", " over white", " over black", " in the alpha",
               " in the alpha's negative")
@@ -104,6 +127,8 @@ def _shown(image: np.ndarray, alpha: np.ndarray | None) -> list[np.ndarray]:
 def unchanged_faces(source: Path, output: Path, config: Config | None = None) -> list[Finding]:
     """Faces detected in ``source`` whose region in ``output`` kept its fine detail."""
     config = config or Config()
+    if has_video_suffix(output.name):
+        return _unchanged_video_faces(source, output, config)
     try:
         before = io.read_image(source, max_pixels=config.max_pixels)
         after = io.read_image(output, max_pixels=config.max_pixels)
@@ -121,13 +146,37 @@ def unchanged_faces(source: Path, output: Path, config: Config | None = None) ->
         shown_after = shown_after * len(shown_before)
     findings = []
     for view_before, view_after in zip(shown_before, shown_after):
-        boxes, _ = detect_faces(view_before, **config.detection)
-        grey_before, grey_after = _highpass(view_before), _highpass(view_after)
-        for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height)):
-            if x1 - x0 >= 2 and y1 - y0 >= 2 and _ncc(grey_before[y0:y1, x0:x1],
-                                                       grey_after[y0:y1, x0:x1]) >= UNCHANGED_NCC:
-                findings.append(Finding(str(output), "unchanged_face",
-                                        f"face region of {source} is unchanged", tuple(box)))
+        findings += _unchanged(view_before, view_after, config,
+                               f"face region of {source} is unchanged", output)
+    return findings
+
+
+def _unchanged(before: np.ndarray, after: np.ndarray, config: Config, detail: str,
+               output: Path) -> list[Finding]:
+    """A finding for each face detected in ``before`` whose region in ``after`` (both
+    (H, W, 3) uint8 RGB, same size) kept its fine detail."""
+    height, width = before.shape[:2]
+    boxes, _ = detect_faces(before, **config.detection)
+    grey_before, grey_after = _highpass(before), _highpass(after)
+    return [Finding(str(output), "unchanged_face", detail, tuple(box))
+            for box, (x0, y0, x1, y1) in zip(boxes, to_pixel_boxes(boxes, width, height))
+            if x1 - x0 >= 2 and y1 - y0 >= 2
+            and _ncc(grey_before[y0:y1, x0:x1], grey_after[y0:y1, x0:x1]) >= UNCHANGED_NCC]
+
+
+def _unchanged_video_faces(source: Path, output: Path, config: Config) -> list[Finding]:
+    """unchanged_faces for videos, on the frames sampled once a second in both."""
+    from .video.inspect import sampled_frames
+
+    findings = []
+    try:
+        for (index, before), (_, after) in zip(sampled_frames(source), sampled_frames(output)):
+            if before.shape != after.shape:
+                return [Finding(str(output), "unreadable", "frames of another size than the input's")]
+            findings += _unchanged(before, after, config,
+                                   f"face region of {source} is unchanged in frame {index}", output)
+    except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
+        return [Finding(str(output), "unreadable", " ".join(str(exc).split())[:200])]
     return findings
 
 
@@ -139,7 +188,8 @@ def _matching_input(output: Path, output_root: Path, input_root: Path) -> Path |
         return direct
     folder = input_root / rel.parent
     candidates = sorted(folder.glob(f"{rel.stem}.*")) if folder.is_dir() else []
-    return next((c for c in candidates if c.suffix.lower() in io.IMAGE_SUFFIXES), None)
+    return next((c for c in candidates if c.suffix.lower() in io.IMAGE_SUFFIXES
+                 or has_video_suffix(c.name)), None)
 
 
 def _highpass(image: np.ndarray) -> np.ndarray:

@@ -35,8 +35,11 @@ def metadata_leaks(exiftool):
 
         def leaks(paths) -> dict[str, list[str]]:
             names = [str(p) for p in paths]
-            tags = judge.exiftool_tags(names)
-            return {n: judge.byte_leaks(n) + judge.leaked_tags(tags.get(n, {}), True)
+            videos = [n for n in names if judge.is_video(n)]
+            tags = judge.exiftool_tags([n for n in names if n not in videos])
+            tags.update(judge.exiftool_tags(videos, extra=("-ee",)) if videos else {})
+            return {n: judge.leaked_video_tags(tags.get(n, {})) if n in videos else
+                    judge.byte_leaks(n) + judge.leaked_tags(tags.get(n, {}), True)
                     for n in names}
     else:
         from faceguard.verify import verify_file

@@ -160,7 +160,8 @@ def search_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
                  flip: bool = False, detail: float = 0.0, tiled: bool = False,
                  stretch: float | None = None, auto_stretch: bool = False,
                  quantized: bool = False, detail_gate: float | None = None,
-                 image_scale: float = 1.0, near_misses: bool = False) -> FaceSearch:
+                 image_scale: float = 1.0, near_misses: bool = False,
+                 near_misses_kept: int = NEAR_MISSES_KEPT) -> FaceSearch:
     """Every face in ``image``.
 
     image : ndarray of shape (H, W, 3), uint8, RGB.
@@ -189,7 +190,8 @@ def search_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         reduced scale); rules on a face's size in the photo's pixels use it.
     near_misses : also return the candidates that scored NEAR_MISS_FLOOR or more but were
         not kept (network cells under the floor, and fused faces under the threshold
-        without a second look); they take no part in what is kept.
+        without a second look), the best ``near_misses_kept`` of them; they take no part
+        in what is kept.
     Returns a FaceSearch: boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``,
     clipped to it, and scores (N,) float32, best first (no faces: shapes (0, 4) and (0,)).
     """
@@ -279,21 +281,22 @@ def search_faces(image: np.ndarray, *, threshold: float, low_threshold: float | 
         return FaceSearch(boxes[kept], scores[kept], EMPTY_BOXES.copy(), np.zeros(0, np.float32))
     near = (np.concatenate([boxes[keep & ~kept]] + near_boxes),
             np.concatenate([scores[keep & ~kept]] + near_scores))
-    return FaceSearch(boxes[kept], scores[kept], *_near_misses(*near, boxes[kept], width, height))
+    return FaceSearch(boxes[kept], scores[kept],
+                      *_near_misses(*near, boxes[kept], width, height, near_misses_kept))
 
 
-def _near_misses(boxes: np.ndarray, scores: np.ndarray, faces: np.ndarray, width: int, height: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The best NEAR_MISSES_KEPT of the candidates ``boxes``/``scores`` not kept, one per
+def _near_misses(boxes: np.ndarray, scores: np.ndarray, faces: np.ndarray, width: int, height: int,
+                 kept: int = NEAR_MISSES_KEPT) -> tuple[np.ndarray, np.ndarray]:
+    """The best ``kept`` of the candidates ``boxes``/``scores`` not kept, one per
     place and none over a kept face (``faces``), clipped to the image."""
     boxes = clip_boxes(boxes, width, height)
     valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     if len(faces):
         valid &= iou_matrix(boxes, faces).max(axis=1) < NEAR_MISS_IOU
     boxes, scores = boxes[valid], scores[valid]
-    best = np.argsort(-scores, kind="stable")[:50 * NEAR_MISSES_KEPT]  # the NMS loop stays short
+    best = np.argsort(-scores, kind="stable")[:50 * kept]  # the NMS loop stays short
     boxes, scores = boxes[best], scores[best]
-    keep = nms(boxes, scores, NEAR_MISS_IOU)[:NEAR_MISSES_KEPT]
+    keep = nms(boxes, scores, NEAR_MISS_IOU)[:kept]
     return boxes[keep], scores[keep]
 
 
