@@ -14,6 +14,7 @@ clockwise order starting at the text's top-left; quads is (N, 4, 2), (0, 4, 2) w
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import numpy as np
 from ..core.graph import components
 from ..core.quads import order_quad
 from ..errors import DetectionError
-from ..models import thread_limit
+from ..models import no_spinning, thread_limit
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,35 @@ def _engine():
     except ImportError as exc:
         raise DetectionError(f"text recognition needs rapidocr-onnxruntime: {INSTALL_HINT}") from exc
     limit = thread_limit()
-    engine = RapidOCR(**({"intra_op_num_threads": limit, "inter_op_num_threads": 1} if limit else {}))
+    with _sessions_without_spinning():
+        engine = RapidOCR(**({"intra_op_num_threads": limit, "inter_op_num_threads": 1}
+                             if limit else {}))
     # we size the image ourselves; the detector must not rescale it again
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = 100_000
     engine.text_det.postprocess_op.box_thresh = 0.5
     return engine
+
+
+@contextlib.contextmanager
+def _sessions_without_spinning():
+    """While RapidOCR builds its onnxruntime sessions, their options get models.no_spinning
+    (RapidOCR takes no session options of its own; its option builder is wrapped, then put
+    back)."""
+    from rapidocr_onnxruntime.utils import infer_engine
+
+    builder = infer_engine.OrtInferSession._init_sess_opts
+
+    def build(config):
+        options = builder(config)
+        no_spinning(options)
+        return options
+
+    infer_engine.OrtInferSession._init_sess_opts = staticmethod(build)
+    try:
+        yield
+    finally:
+        infer_engine.OrtInferSession._init_sess_opts = staticmethod(builder)
 
 
 def resized(image: np.ndarray, side: int, max_upscale: float) -> tuple[np.ndarray, float]:
