@@ -60,6 +60,7 @@ $(DEFACE):
 
 bench: $(STAMP) $(DEFACE)
 	$(BIN)/python benchmarks/bench.py --shared $(SHARED) --deface $(DEFACE)
+	$(BIN)/python benchmarks/bench_video.py --shared $(SHARED) --deface $(DEFACE)
 
 # 2,000 uploads dropped at once into `faceguard watch`: files/s and peak memory.
 bench-watch: $(STAMP)

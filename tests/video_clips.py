@@ -42,14 +42,14 @@ def pan_frames(count: int = 25, size: tuple[int, int] = (320, 240), step: float 
 def write_clip(path: Path, frames: list[np.ndarray], *, rate: int = 25, pts: list[int] | None = None,
                time_base: Fraction | None = None, rotation: int = 0, audio: bool = False,
                timecode: bool = False, subtitle: bool = False, attachment: bool = False,
-               tags: dict | None = None, codec: str = "libx264") -> None:
+               chapters: bool = False, tags: dict | None = None, codec: str = "libx264") -> None:
     """Write ``frames`` (upright RGB) as a video at ``path`` (format from the suffix).
 
     pts : each frame's timestamp in ``time_base`` units (default: one per frame at ``rate``).
     rotation : display rotation in degrees (FFmpeg's sense); the frames are stored turned so
         that a player showing the rotation shows them upright.
     """
-    muxer = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}[path.suffix]
+    muxer = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}[path.suffix]
     options = {"movflags": "+use_metadata_tags"} if muxer in ("mp4", "mov") else {}
     out = av.open(str(path), "w", format=muxer, options=options)
     for key, value in (tags or {}).items():
@@ -70,6 +70,9 @@ def write_clip(path: Path, frames: list[np.ndarray], *, rate: int = 25, pts: lis
     sub = out.add_mux_stream("mov_text" if muxer in ("mp4", "mov") else "subrip") if subtitle else None
     if attachment:
         out.add_attachment("cover.jpg", "image/jpeg", FACE_PHOTO.read_bytes())
+    if chapters:
+        out.set_chapters([{"id": 1, "start": 0, "end": len(frames), "time_base": Fraction(1, rate),
+                           "metadata": {"title": "Home, 12 Rue de Rivoli"}}])
     base = time_base or Fraction(1, rate)
     for i, image in enumerate(stored):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
@@ -119,3 +122,8 @@ def audio_packets(path: Path) -> list[bytes]:
 def stream_kinds(path: Path) -> list[str]:
     with av.open(str(path)) as container:
         return [s.type for s in container.streams]
+
+
+def chapter_count(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return len(container.chapters())

@@ -149,7 +149,7 @@ def _describe(path: str, container) -> VideoSource:
         raise DecodeError("the video stream has no frame size")
     rate = video.average_rate or video.guessed_rate
     duration = float(container.duration / 1_000_000) if container.duration else None
-    return VideoSource(path=path, codec=context.name, size=(context.width, context.height),
+    return VideoSource(path=path, codec=context.codec.canonical_name, size=(context.width, context.height),
                        rate=Fraction(rate) if rate else None, time_base=Fraction(video.time_base),
                        quarter_turns=_quarter_turns(container, video), frames_hint=video.frames or 0,
                        has_audio=audio is not None, metadata_found=sorted(set(found)),

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +39,6 @@ from . import container as containers
 from .motion import CameraMotion
 from .tracks import FrameFaces, Track, boxes_by_frame, link_tracks, track_boxes
 
-log = logging.getLogger(__name__)
-
 # A track may go unseen this long (seconds) and still be one face; it is hidden between.
 MAX_GAP_SECONDS = 0.5
 # Each track is hidden this long before it is first seen and after it is last seen.
@@ -54,8 +51,11 @@ DOCUMENT_INTERVAL = 0.5
 CUT_LEVELS = 30.0
 # The preset's detail pass (small faces: 60% of a frame's detection) runs on one frame in
 # DETAIL_EVERY; the frames between get the other passes, and the tracker carries the
-# small faces across them (weak candidates continue tracks, gaps are filled).
-DETAIL_EVERY = 2
+# small faces across them (weak candidates continue tracks, gaps are filled). On the six
+# clips of ../shared/data/video_clips, CPU per frame (faces only) and video_faces.py:
+# every 2nd frame 0.198 core-s, recall 0.996, flicker 3; every 3rd 0.164, 0.996, flicker 4;
+# every 4th (and no reduced passes with it) 0.162, 0.995, flicker 6.
+DETAIL_EVERY = 3
 # Weak candidates per frame that may continue a track (a crowd needs many).
 WEAK_PER_FRAME = 200
 # How many frames of each track the report lists boxes for.
@@ -77,6 +77,7 @@ class VideoResult:
     audio: str = "none"
     encoder: str = ""
     pixels: str = "re-encoded"  # "unchanged" with --metadata-only (packets copied)
+    note: str | None = None  # what was done otherwise than asked
     seconds: float = 0.0
     input_sha256: str = ""
     output_sha256: str = ""
@@ -85,7 +86,8 @@ class VideoResult:
         return {"frames": self.frames, "duration": round(self.duration, 3),
                 "fps": round(self.fps, 3), "tracks": self.tracks, "audio": self.audio,
                 "streams_dropped": self.streams_dropped, "encoder": self.encoder,
-                "frames_per_second": round(self.frames / self.seconds, 2) if self.seconds else None}
+                "frames_per_second": round(self.frames / self.seconds, 2) if self.seconds else None,
+                **({"note": self.note} if self.note else {})}
 
 
 @dataclass
@@ -116,25 +118,27 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
     if muxer is None:
         raise WriteError(f"{Path(dst).suffix or 'no suffix'}: not a video format faceguard writes")
     source = containers.probe(src)
-    requested = config  # what the ledger records (resume compares options as asked)
+    requested, note = config, None  # the ledger records the options as asked (resume)
     if config.mode is Mode.SYNTHETIC:  # one surrogate per track is not built yet
         config = dataclasses.replace(config, mode=Mode.PIXELATE)
+        note = "--mode synthetic is not made for videos: the faces were pixelated"
+    rate = float(source.rate or 25)
+    looked = _Look(source, config, progress)
+    # the tracker takes each frame's detections as they come: only the tracks are kept
+    tracks = [] if config.metadata_only else \
+        link_tracks(looked.faces(), max_gap=max(1, round(MAX_GAP_SECONDS * rate)))
     if config.metadata_only:  # packets copied: no frame is decoded to be looked at
-        found, sightings = [], []
-        frame_count = _checked_count(source, sum(1 for _ in containers.decode_frames(src)))
-    else:
-        found, sightings, frame_count = _look(source, config, progress)
-    fps = frame_count / source.duration if source.duration else float(source.rate or 25)
-    rate = float(source.rate or fps or 25)
-    tracks = link_tracks(found, max_gap=max(1, round(MAX_GAP_SECONDS * rate)))
+        looked.count()
+    frame_count, sightings = _checked_count(source, looked.frames), looked.sightings
+    fps = frame_count / source.duration if source.duration else rate
     margin = max(1, round(MARGIN_SECONDS * rate))
-    per_frame = boxes_by_frame(tracks, margin=margin, frame_count=frame_count) if found else []
+    per_frame = boxes_by_frame(tracks, margin=margin, frame_count=frame_count)
     documents = _document_spans(sightings, frame_count, max(1, round(DOCUMENT_INTERVAL * rate)))
     input_sha256 = io.file_sha256(src)
     with io.atomic_output(dst) as tmp:
         written = _write(source, tmp, muxer, config, per_frame, documents, keep_audio, progress,
                          frame_count)
-        _check(tmp, muxer, source, frame_count, written, keep_audio)
+        _check(tmp, muxer, source, frame_count, written, keep_audio, looked.times, rate)
         output_sha256 = io.file_sha256(tmp)
         if ledger is not None:
             ledger.promise(dst, output_sha256, input_sha256, requested,
@@ -148,40 +152,56 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
         streams_dropped=source.dropped + (["audio"] if source.has_audio and not keep_audio else []),
         metadata_removed=sorted(set(source.metadata_found) | set(containers.byte_markers(src))),
         audio=("copied" if keep_audio else "dropped") if source.has_audio else "none",
-        encoder=written.encoder, seconds=time.perf_counter() - started,
+        encoder=written.encoder, seconds=time.perf_counter() - started, note=note,
         input_sha256=input_sha256, output_sha256=output_sha256)
 
 
-def _look(source: containers.VideoSource, config: Config,
-          progress: Callable[[str, int, int], None] | None
-          ) -> tuple[list[FrameFaces], list[_Sighting], int]:
-    """Pass 1: the faces in every frame, and the documents in the sampled frames."""
-    found: list[FrameFaces] = []
-    sightings: list[_Sighting] = []
-    last_sample, previous = None, None
-    interval = DOCUMENT_INTERVAL
-    between = {**config.detection, "detail": 0.0}
-    camera = CameraMotion()
-    with _stage("face detection"):
-        for index, frame in enumerate(containers.decode_frames(source.path)):
-            image = containers.upright(frame, source.quarter_turns)
-            options = config.detection if index % DETAIL_EVERY == 0 else between
-            search = search_faces(image, **options, near_misses=True,
-                                  near_misses_kept=WEAK_PER_FRAME)
-            found.append(FrameFaces(search.boxes, search.scores, search.near_boxes,
-                                    search.near_scores, camera(image)))
-            if config.cards is not CardPolicy.OFF:
-                thumb = _thumbnail(image)
-                cut = previous is not None and float(np.abs(thumb - previous).mean()) >= CUT_LEVELS
-                previous = thumb
-                moment = frame.time if frame.time is not None else index / float(source.rate or 25)
-                if last_sample is None or cut or moment - last_sample >= interval - 1e-6:
-                    last_sample = moment
-                    documents, lines = documents_and_lines(lambda image=image: image, config)
-                    sightings.append(_Sighting(index, documents, lines))
-            if progress is not None:
-                progress("looking for faces", index + 1, source.frames_hint)
-    return found, sightings, _checked_count(source, len(found))
+class _Look:
+    """Pass 1 over a video: ``faces()`` yields each frame's detections (for the tracker,
+    which keeps none of them beyond its tracks) and, as it goes, counts the frames and
+    collects the documents seen in the sampled frames."""
+
+    def __init__(self, source: containers.VideoSource, config: Config,
+                 progress: Callable[[str, int, int], None] | None):
+        self.source, self.config, self.progress = source, config, progress
+        self.frames = 0
+        self.times: list[float] = []  # the first and last frame's times (seconds)
+        self.sightings: list[_Sighting] = []
+
+    def count(self) -> None:
+        """Only count the frames (and note their times), looking at none."""
+        for frame in containers.decode_frames(self.source.path):
+            self._counted(frame)
+
+    def _counted(self, frame) -> None:
+        self.frames += 1
+        if frame.time is not None:
+            self.times = [min(self.times + [frame.time]), max(self.times + [frame.time])]
+
+    def faces(self) -> Iterator[FrameFaces]:
+        source, config = self.source, self.config
+        options_at = [config.detection] + [{**config.detection, "detail": 0.0}] * (DETAIL_EVERY - 1)
+        camera = CameraMotion()
+        last_sample, previous = None, None
+        with _stage("face detection"):
+            for index, frame in enumerate(containers.decode_frames(source.path)):
+                image = containers.upright(frame, source.quarter_turns)
+                search = search_faces(image, **options_at[index % DETAIL_EVERY], near_misses=True,
+                                      near_misses_kept=WEAK_PER_FRAME)
+                if config.cards is not CardPolicy.OFF:
+                    thumb = _thumbnail(image)
+                    cut = previous is not None and float(np.abs(thumb - previous).mean()) >= CUT_LEVELS
+                    previous = thumb
+                    moment = frame.time if frame.time is not None else index / float(source.rate or 25)
+                    if last_sample is None or cut or moment - last_sample >= DOCUMENT_INTERVAL - 1e-6:
+                        last_sample = moment
+                        documents, lines = documents_and_lines(lambda image=image: image, config)
+                        self.sightings.append(_Sighting(index, documents, lines))
+                self._counted(frame)
+                if self.progress is not None:
+                    self.progress("looking for faces", index + 1, source.frames_hint)
+                yield FrameFaces(search.boxes, search.scores, search.near_boxes,
+                                 search.near_scores, camera(image))
 
 
 def _checked_count(source: containers.VideoSource, decoded: int) -> int:
@@ -280,12 +300,17 @@ def _hide_and_encode(writer: containers.VideoWriter, anonymizer, config: Config,
 
 
 def _check(path: str, muxer: str, source: containers.VideoSource, frame_count: int,
-           written: _Written, keep_audio: bool) -> None:
-    """The written file, read back: every frame there, the same duration, only the
-    expected streams, no tag beyond the container's structure. WriteError otherwise."""
+           written: _Written, keep_audio: bool, times: list[float], rate: float) -> None:
+    """The written file, read back: every frame there, the same duration (``times``: the
+    input's first and last frame times, within one frame at ``rate``), only the expected
+    streams, no tag beyond the container's structure. WriteError otherwise."""
     back = containers.read_back(path, muxer)
     if back.frames != frame_count:
         raise WriteError(f"the written video has {back.frames} frames, the input {frame_count}")
+    if len(times) == 2 and back.first_pts is not None and \
+            abs((back.last_pts - back.first_pts) - (times[1] - times[0])) > 1.0 / rate + 1e-3:
+        raise WriteError(f"the written video lasts {back.last_pts - back.first_pts:.3f} s, "
+                         f"the input {times[1] - times[0]:.3f} s")
     expected = ["video"] + (["audio"] if keep_audio and source.has_audio else [])
     if sorted(back.streams) != sorted(expected):
         raise WriteError(f"the written video holds streams {back.streams}, expected {expected}")
