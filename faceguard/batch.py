@@ -402,7 +402,12 @@ _in_job = False  # a worker is inside process_job
 
 
 def _raise_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
-    if _orphaned() and not _in_job:  # idle, and no parent to send work: go now
+    """SIGTERM in a worker: inside a job, unwind (its temporary file is removed); between
+    jobs there is nothing to clean, so go at once. A worker told to stop while it sends a
+    result back (a pool broken by a crashed worker terminates the others) caught the
+    KeyboardInterrupt in concurrent.futures, tried to send again and waited forever on the
+    result queue's lock: the pool's shutdown, and the batch, hung."""
+    if not _in_job:
         os._exit(1)
     raise KeyboardInterrupt
 
