@@ -150,3 +150,22 @@ def test_every_sighting_is_hidden_in_its_frame(seen_mask, margin):
     per_frame = T.boxes_by_frame(T.link_tracks(seen, max_gap=3), margin=margin,
                                  frame_count=len(seen_mask))
     assert all(covered(per_frame, i, truth[i], 0.99) for i, s in enumerate(seen_mask) if s)
+
+
+def test_documents_between_looks_follow_the_camera():
+    from faceguard.detect.cards import Document
+    from faceguard.detect.fields import SensitiveLine
+    from faceguard.video.frames import _document_spans, _Sighting
+
+    quad = np.float32([[100, 50], [300, 50], [300, 180], [100, 180]])
+    line = SensitiveLine(quad=np.float32([[120, 140], [280, 140], [280, 160], [120, 160]]),
+                         kind="card", validated=True)
+    seen = _Sighting(10, [Document(quad=quad, kind="id1", score=0.9)], [line])
+    pan = np.float32([[1, 0, -12], [0, 1, 0]])  # the scene moves 12 px left per frame
+    per_frame = _document_spans([seen], [pan] * 30, 30, reach=6)
+    assert [len(p) for p in per_frame] == [0] * 4 + [1] * 13 + [0] * 13
+    for frame in range(4, 17):
+        shift = np.float32([-12 * (frame - 10), 0])
+        carried = per_frame[frame][0]
+        assert np.allclose(carried.documents[0].quad, quad + shift, atol=1e-3)
+        assert np.allclose(carried.lines[0].quad, line.quad + shift, atol=1e-3)

@@ -36,7 +36,7 @@ from ..errors import DecodeError, FaceguardError, WriteError
 from ..ledger import Ledger
 from ..pipeline import documents_and_lines, hide_found
 from . import container as containers
-from .motion import CameraMotion
+from .motion import CameraMotion, carry, moved_points
 from .tracks import FrameFaces, Track, boxes_by_frame, link_tracks, track_boxes
 
 # A track may go unseen this long (seconds) and still be one face; it is hidden between.
@@ -133,7 +133,8 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
     fps = frame_count / source.duration if source.duration else rate
     margin = max(1, round(MARGIN_SECONDS * rate))
     per_frame = boxes_by_frame(tracks, margin=margin, frame_count=frame_count)
-    documents = _document_spans(sightings, frame_count, max(1, round(DOCUMENT_INTERVAL * rate)))
+    documents = _document_spans(sightings, looked.motions, frame_count,
+                                max(1, round(DOCUMENT_INTERVAL * rate)))
     input_sha256 = io.file_sha256(src)
     with io.atomic_output(dst) as tmp:
         written = _write(source, tmp, muxer, config, per_frame, documents, keep_audio, progress,
@@ -166,6 +167,7 @@ class _Look:
         self.source, self.config, self.progress = source, config, progress
         self.frames = 0
         self.times: list[float] = []  # the first and last frame's times (seconds)
+        self.motions: list[np.ndarray] = []  # camera motion into each frame (motion.py)
         self.sightings: list[_Sighting] = []
 
     def count(self) -> None:
@@ -200,8 +202,9 @@ class _Look:
                 self._counted(frame)
                 if self.progress is not None:
                     self.progress("looking for faces", index + 1, source.frames_hint)
+                self.motions.append(camera(image))
                 yield FrameFaces(search.boxes, search.scores, search.near_boxes,
-                                 search.near_scores, camera(image))
+                                 search.near_scores, self.motions[-1])
 
 
 def _checked_count(source: containers.VideoSource, decoded: int) -> int:
@@ -220,17 +223,28 @@ def _thumbnail(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
 
 
-def _document_spans(sightings: list[_Sighting], frame_count: int, reach: int
-                    ) -> list[list[_Sighting]]:
-    """For each frame, the sightings of documents to hide there: each one from ``reach``
-    frames before the frame it was seen in to ``reach`` frames after."""
+def _document_spans(sightings: list[_Sighting], motions: list[np.ndarray], frame_count: int,
+                    reach: int) -> list[list[_Sighting]]:
+    """For each frame, the documents and lines to hide there: each sighting from ``reach``
+    frames before the frame it was seen in to ``reach`` frames after, carried with the
+    camera's motion (a pan moves a card held still in the scene)."""
     per_frame: list[list[_Sighting]] = [[] for _ in range(frame_count)]
     for sighting in sightings:
         if not (sighting.documents or sighting.lines):
             continue
         for frame in range(max(0, sighting.frame - reach), min(frame_count, sighting.frame + reach + 1)):
-            per_frame[frame].append(sighting)
+            per_frame[frame].append(_carried(sighting, carry(motions, sighting.frame, frame)))
     return per_frame
+
+
+def _carried(sighting: _Sighting, matrix: np.ndarray) -> _Sighting:
+    """``sighting`` with every quad (documents, the print spilling over them, lines) moved
+    by the (2, 3) transform ``matrix``."""
+    documents = [dataclasses.replace(d, quad=moved_points(d.quad, matrix),
+                                     spilling=moved_points(d.spilling, matrix))
+                 for d in sighting.documents]
+    lines = [dataclasses.replace(line, quad=moved_points(line.quad, matrix)) for line in sighting.lines]
+    return _Sighting(sighting.frame, documents, lines)
 
 
 @dataclass

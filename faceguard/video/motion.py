@@ -62,6 +62,33 @@ class CameraMotion:
         return matrix
 
 
+def then(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The (2, 3) transform that applies ``first``, then ``second``."""
+    a = np.vstack([first, [0, 0, 1]]).astype(np.float64)
+    b = np.vstack([second, [0, 0, 1]]).astype(np.float64)
+    return (b @ a)[:2].astype(np.float32)
+
+
+def inverse(matrix: np.ndarray) -> np.ndarray:
+    """The (2, 3) transform that undoes ``matrix``."""
+    return cv2.invertAffineTransform(matrix.astype(np.float64)).astype(np.float32)
+
+
+def carry(motions: list[np.ndarray], start: int, end: int) -> np.ndarray:
+    """The transform from frame ``start``'s pixels to frame ``end``'s, ``motions[i]`` being
+    frame i-1 to frame i (either order of ``start`` and ``end``)."""
+    matrix = IDENTITY.copy()
+    for index in range(min(start, end) + 1, max(start, end) + 1):
+        matrix = then(matrix, motions[index])
+    return matrix if end >= start else inverse(matrix)
+
+
+def moved_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(..., 2) float32 points carried by the (2, 3) transform ``matrix``."""
+    points = np.asarray(points, np.float32)
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
 def moved_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """(N, 4) float32 boxes (x0, y0, x1, y1) carried by the (2, 3) transform ``matrix``:
     the box around the four moved corners."""
