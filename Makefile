@@ -77,6 +77,8 @@ eval: $(STAMP) tools
 	$(BIN)/python $(SHARED)/eval/face_recall.py --gt $(SHARED)/data/faces_annotations.json \
 	  --input $(SHARED)/data --output out/eval --report out/eval/report.jsonl
 	$(BIN)/python $(SHARED)/eval/metadata_leaks.py out/eval
+	$(BIN)/python $(SHARED)/eval/video_faces.py --gt $(SHARED)/data/video_clips/clips.json \
+	  --input $(SHARED)/data/video_clips --output out/eval/video_clips
 	$(BIN)/faceguard run $(SHARED)/data/idcard -o out/eval-cards --cards whole --text cards --quiet
 	$(BIN)/python $(SHARED)/eval/text_leaks.py out/eval-cards
 	$(BIN)/python benchmarks/eval_cards.py --shared $(SHARED) --scenes 300
