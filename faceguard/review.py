@@ -34,6 +34,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from . import io
+from .video.inspect import frame_at
 
 THUMB_SIDE = 320       # longest side of a file's thumbnail, pixels
 CROP_SIDE = 128        # longest side of a near miss's crop
@@ -110,17 +111,23 @@ def _output_path(record: dict, outputs: Path) -> Path | None:
 
 def _images_for(item: _File, outputs: Path, folder: Path, base: Path, show_originals: bool) -> None:
     """The thumbnail and near-miss crops of one file (of its clean output), and with
-    ``show_originals`` a thumbnail of its input, written into ``folder``."""
+    ``show_originals`` a thumbnail of its input, written into ``folder``. A video is shown
+    by one frame of its output (see _video_frame), saved beside the page."""
     path = _output_path(item.record, outputs)
     if path is None:
         return
+    video = "video" in item.record
     try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        if video:
+            im = Image.fromarray(frame_at(path, _video_frame(item.record)))
+        else:
+            with Image.open(path) as im:
+                im = ImageOps.exif_transpose(im).convert("RGB")
     except Exception:  # noqa: BLE001 - an output that does not open is shown without image
         return
     item.size = im.size
-    item.output = Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
+    item.output = _save(im, folder / f"{item.index:06d}-frame.jpg", base) if video else \
+        Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
     item.thumbnail = _save(_bounded(im, THUMB_SIDE), folder / f"{item.index:06d}.jpg", base)
     for number, candidate in enumerate(item.record.get("candidates", [])):
         x0, y0, x1, y1 = candidate["box"]
@@ -139,6 +146,13 @@ def _images_for(item: _File, outputs: Path, folder: Path, base: Path, show_origi
                                   base)
         except Exception:  # noqa: BLE001 - the original moved or is unreadable: no slider
             item.original = None
+
+
+def _video_frame(record: dict) -> int:
+    """The frame a video is shown by: of the frames its tracks list boxes for, the one with
+    the most faces (the first frame when none)."""
+    counts = Counter(int(frame) for track in record.get("faces", []) for frame in track["boxes"])
+    return max(sorted(counts), key=counts.__getitem__, default=0)
 
 
 def _bounded(im: Image.Image, side: int, *, enlarge: bool = False) -> Image.Image:
@@ -187,13 +201,22 @@ def _entry(item: _File, show_originals: bool) -> dict:
     if record.get("metadata_removed"):
         facts.append("metadata removed: " + ", ".join(record["metadata_removed"]))
     facts.append(f"{record.get('seconds', 0)} s")
+    faces, cards = record.get("faces", []), record.get("cards", [])
+    if "video" in record:  # the tracks and documents at the frame shown
+        frame = _video_frame(record)
+        facts[0] = f"{len(faces)} face tracks"
+        facts.insert(0, f"video of {record['video']['frames']} frames, frame {frame} shown, audio "
+                        f"{record['video']['audio']}")
+        faces = [{"box": track["boxes"][str(frame)], "score": track["score"],
+                  "treatment": track["treatment"]} for track in faces if str(frame) in track["boxes"]]
+        cards = [{"quad": quad, "kind": "document"} for seen in cards if seen["frame"] == frame
+                 for quad in seen["quads"]]
     return {
         "id": item.index, "name": Path(record.get("input", "?")).name, "status": item.status,
         "error": record.get("error"), "thumb": item.thumbnail, "output": item.output,
         "before": item.original if show_originals else None, "size": list(item.size),
-        "faces": [whole(f["box"]) + [round(f["score"], 2), f.get("treatment", "")]
-                  for f in record.get("faces", [])],
-        "cards": [[whole(point) for point in c["quad"]] + [c["kind"]] for c in record.get("cards", [])],
+        "faces": [whole(f["box"]) + [round(f["score"], 2), f.get("treatment", "")] for f in faces],
+        "cards": [[whole(point) for point in c["quad"]] + [c["kind"]] for c in cards],
         "texts": [whole(t["box"]) + [t["kind"]] for t in record.get("texts", [])],
         "near": [whole(c["box"]) + [round(c["score"], 2), item.crops.get(number)]
                  for number, c in enumerate(record.get("candidates", []))],

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from faceguard.cli import main
 from faceguard.config import Config
@@ -378,3 +379,24 @@ def test_synthetic_mode_falls_back_to_pixelation_and_says_so(tmp_path, pan):
     before, _, _ = read_frames(src)
     after, _, _ = read_frames(dst)
     assert all(is_hidden(b, a, box) for b, a, box in zip(before, after, boxes))
+
+
+def test_review_page_shows_a_video_by_its_busiest_frame(tmp_path, pan):
+    frames, boxes = pan
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    write_clip(inbox / "clip.mp4", frames[:8])
+    report = tmp_path / "r.jsonl"
+    assert CliRunner().invoke(main, ["run", str(inbox), "-o", str(out), "--quiet", "--cards", "off",
+                                     "--report", str(report)]).exit_code == 0
+    page = tmp_path / "review.html"
+    result = CliRunner().invoke(main, ["review", str(out), "--report", str(report), "-o", str(page)])
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    data = json.loads(html.split('id="data" type="application/json">')[1].split("</script>")[0]) \
+        if 'id="data"' in html else None
+    assert "clip.mp4" in html and "video of 8 frames" in html
+    if data is not None:  # the face drawn on the frame shown
+        assert len(data[0]["faces"]) == 1
+    still = next((tmp_path / "review_files").glob("*-frame.jpg"))
+    assert Image.open(still).size == (320, 240)

@@ -84,6 +84,22 @@ def metadata_left(path: str | os.PathLike) -> list[str]:
     return found
 
 
+def frame_at(path: str | os.PathLike, index: int) -> np.ndarray:
+    """Frame ``index`` (in presentation order) of the video ``path``, upright, RGB (H, W, 3)
+    uint8; the last frame when the video is shorter."""
+    source = probe(path)
+    av = pyav()
+    image = None
+    with av.open(str(path), metadata_errors="ignore") as container:
+        for count, frame in enumerate(container.decode(main_video(container))):
+            image = frame
+            if count >= index:
+                break
+    if image is None:
+        raise ValueError(f"{path}: no frame decodes")
+    return upright(image, source.quarter_turns)
+
+
 def sampled_frames(path: str | os.PathLike, *, every: float = 1.0, limit: int = 60
                    ) -> Iterator[tuple[int, np.ndarray]]:
     """(frame index, upright RGB frame) for one frame every ``every`` seconds, at most
