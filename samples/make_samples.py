@@ -7,6 +7,9 @@
   Grace Hopper (as matplotlib 3.11.2 ships it, mpl-data/sample_data/grace_hopper.jpg): one
   stored sideways (EXIF orientation 6) with GPS, and one on an identity card, made by the
   project's card renderer (tests/scenes.py) with made-up numbers, held in a hand.
+* A phone-style video of the Collins portrait (tests/video_clips.py): 2 s panning across
+  it, stored sideways with a display rotation (a phone held upright), with sound, a
+  timecode track and made-up GPS, make, model, date and comment tags.
 
 Run: python samples/make_samples.py samples ASTRONAUT.png GRACE_HOPPER.jpg
 (the two files taken from those wheels: pip download --no-deps scikit-image==0.26.0
@@ -59,6 +62,17 @@ def people(out: Path, astronaut: Path, hopper: Path) -> None:
     grace.transpose(Image.Transpose.ROTATE_90).save(out / "grace_hopper_sideways_gps.jpg", quality=90,
                                                    exif=camera_exif(orientation=6))
     card_in_hand(collins).save(out / "id_card_in_hand.jpg", quality=90, exif=camera_exif())
+    phone_video(out / "phone_video_gps.mp4")
+
+
+def phone_video(path: Path) -> None:
+    """2 s of a phone video panning across the Collins portrait (samples/), stored sideways
+    with a display rotation, with sound, a timecode track and made-up identifying tags."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.video_clips import TAGS, pan_frames, write_clip
+
+    frames, _boxes = pan_frames(count=50, size=(320, 240), step=2.0)
+    write_clip(path, frames, rotation=-90, audio=True, timecode=True, tags=TAGS)
 
 
 def card_in_hand(portrait: Image.Image) -> Image.Image:

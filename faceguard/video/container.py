@@ -42,13 +42,16 @@ _ENCODER_OPTIONS = {
     "libsvtav1": {"crf": "30", "preset": "10"},
 }
 # Container tag names, lower-cased, and the kind of metadata each is (for the report and
-# `inspect`); a tag not listed is reported as "tags". Values never leave this module.
+# `inspect`, named as photos' kinds are: gps, comment...); a tag not listed is reported as
+# "tags". Values never leave this module.
 _TAG_KINDS = {
-    "location": "GPS", "location-eng": "GPS", "com.apple.quicktime.location.iso6709": "GPS",
-    "©xyz": "GPS", "make": "device", "model": "device", "com.apple.quicktime.make": "device",
+    "location": "gps", "location-eng": "gps", "com.apple.quicktime.location.iso6709": "gps",
+    "©xyz": "gps", "make": "device", "model": "device", "com.apple.quicktime.make": "device",
     "com.apple.quicktime.model": "device", "com.apple.quicktime.software": "device",
     "firmware": "device", "encoder": "software", "creation_time": "dates",
-    "com.apple.quicktime.creationdate": "dates", "date": "dates",
+    "com.apple.quicktime.creationdate": "dates", "date": "dates", "comment": "comment",
+    "description": "comment", "title": "comment", "artist": "author", "author": "author",
+    "copyright": "author",
 }
 # Tags that describe the container itself, not the recording: not reported as metadata found.
 STRUCTURAL_TAGS = {"major_brand", "minor_version", "compatible_brands", "language",
@@ -66,7 +69,7 @@ class VideoSource:
     quarter_turns : np.rot90 turns (counter-clockwise) that make a stored frame upright.
     size : (width, height) of the frames as stored. frames_hint : the container's frame
         count (0 when it does not say). metadata_found : kinds of metadata the file carries
-        (GPS, device, dates, comment...), by name only. dropped : the streams that will not
+        (gps, device, dates, comment...), by name only. dropped : the streams that will not
         be copied, described ("data: GoPro MET", "subtitle: mov_text").
     """
 
@@ -96,7 +99,7 @@ def probe(path: str | os.PathLike) -> VideoSource:
 
 # Metadata that FFmpeg does not show, found by its bytes: XMP packets (a QuickTime 'XMP_'
 # atom or a 'uuid' box), and Apple's and GoPro's maker blocks.
-_BYTE_MARKERS = {b"<x:xmpmeta": "XMP", b"GPMF": "telemetry (GPMF)", b"\xa9xyz": "GPS"}
+_BYTE_MARKERS = {b"<x:xmpmeta": "xmp", b"GPMF": "telemetry", b"\xa9xyz": "gps"}
 
 
 def byte_markers(path: str | os.PathLike, chunk: int = 1 << 22) -> list[str]:
@@ -162,7 +165,7 @@ def _tag_kinds(tags) -> list[str]:
         low = key.lower()
         if low in STRUCTURAL_TAGS or not str(value).strip():
             continue
-        kinds.append(_TAG_KINDS.get(low, "timecode" if low == "timecode" else f"tag {low}"))
+        kinds.append(_TAG_KINDS.get(low, "timecode" if low == "timecode" else "tags"))
     return kinds
 
 
