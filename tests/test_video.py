@@ -400,3 +400,12 @@ def test_review_page_shows_a_video_by_its_busiest_frame(tmp_path, pan):
         assert len(data[0]["faces"]) == 1
     still = next((tmp_path / "review_files").glob("*-frame.jpg"))
     assert Image.open(still).size == (320, 240)
+
+
+def test_frames_larger_than_max_pixels_are_refused(tmp_path, pan):
+    frames, _ = pan
+    src, dst = tmp_path / "in.mp4", tmp_path / "out" / "in.mp4"
+    write_clip(src, frames[:3])
+    with pytest.raises(FaceguardError, match="max-pixels"):
+        process_video(src, dst, config=Config(cards="off", max_pixels=320 * 240 - 1))
+    assert not dst.parent.exists() or not list(dst.parent.iterdir())

@@ -32,7 +32,7 @@ from ..anonymize import anonymizer_for
 from ..config import CardPolicy, Config, Mode
 from ..core.boxes import clip_boxes
 from ..detect.faces import search_faces
-from ..errors import DecodeError, FaceguardError, WriteError
+from ..errors import DecodeError, FaceguardError, RefusedImage, WriteError
 from ..ledger import Ledger
 from ..pipeline import documents_and_lines, hide_found
 from . import container as containers
@@ -118,6 +118,9 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
     if muxer is None:
         raise WriteError(f"{Path(dst).suffix or 'no suffix'}: not a video format faceguard writes")
     source = containers.probe(src)
+    if source.size[0] * source.size[1] > config.max_pixels:
+        raise RefusedImage(f"frames of {source.size[0]}x{source.size[1]} pixels, more than "
+                           f"--max-pixels {config.max_pixels}")
     requested, note = config, None  # the ledger records the options as asked (resume)
     if config.mode is Mode.SYNTHETIC:  # one surrogate per track is not built yet
         config = dataclasses.replace(config, mode=Mode.PIXELATE)
