@@ -409,3 +409,15 @@ def test_frames_larger_than_max_pixels_are_refused(tmp_path, pan):
     with pytest.raises(FaceguardError, match="max-pixels"):
         process_video(src, dst, config=Config(cards="off", max_pixels=320 * 240 - 1))
     assert not dst.parent.exists() or not list(dst.parent.iterdir())
+
+
+def test_an_odd_frame_size_is_kept(tmp_path):
+    """x264 refuses 4:2:0 at an odd width: such a video is written in 4:4:4, same size."""
+    frames, boxes = pan_frames(count=6, size=(321, 241), step=3.0)
+    src, dst = tmp_path / "odd.mp4", tmp_path / "out" / "odd.mp4"
+    write_clip(src, frames, codec="mpeg4")
+    process_video(src, dst, config=FAST)
+    before, _, _ = read_frames(src)
+    after, _, _ = read_frames(dst)
+    assert after[0].shape == before[0].shape == (241, 321, 3)
+    assert all(is_hidden(b, a, box) for b, a, box in zip(before, after, boxes))

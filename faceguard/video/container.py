@@ -250,7 +250,7 @@ class VideoWriter:
         stream = self.output.add_stream(encoder, rate=source.rate or 25,
                                         options=dict(_ENCODER_OPTIONS.get(encoder, {})))
         stream.width, stream.height = source.size
-        stream.pix_fmt = _pixel_format(encoder, context.pix_fmt)
+        stream.pix_fmt = _pixel_format(encoder, context.pix_fmt, source.size)
         stream.time_base = source.time_base
         stream.codec_context.time_base = source.time_base
         stream.codec_context.flags |= _flag(self._av, "BITEXACT")
@@ -313,9 +313,16 @@ class VideoWriter:
                 pass
 
 
-def _pixel_format(encoder: str, wanted: str | None) -> str:
+def _pixel_format(encoder: str, wanted: str | None, size: tuple[int, int]) -> str:
+    """The encoder's pixel format closest to the input's (``wanted``). x264 and x265 refuse
+    subsampled chroma at an odd width or height (a 4:2:0 stream cropped to 853 px): such a
+    video is written in 4:4:4, so its frames keep their size."""
     codec = pyav().codec.Codec(encoder, "w")
     formats = [f.name for f in (codec.video_formats or [])]
+    subsampled = (wanted or "yuv420p").startswith(("yuv420", "yuvj420", "yuv422", "yuvj422"))
+    if (size[0] % 2 or size[1] % 2) and encoder in ("libx264", "libx265") and subsampled:
+        deep = wanted is not None and "10" in wanted and "yuv444p10le" in formats
+        return "yuv444p10le" if deep else "yuv444p"
     if wanted in formats:
         return wanted
     if wanted and "10" in wanted and "yuv420p10le" in formats:
