@@ -129,7 +129,7 @@ def _decode_jpeg(data: bytes, reduction: int) -> np.ndarray:
         ImageOps.exif_transpose(im, in_place=True)  # without a copy when already upright
         return to_rgb8(im)[0]
     except Exception as exc:  # noqa: BLE001
-        raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
+        raise DecodeError(f"image data is corrupt or truncated ({one_line(exc)})") from exc
 
 
 def format_for_suffix(suffix: str) -> str | None:
@@ -187,7 +187,7 @@ def decode_image(data: bytes, *, max_pixels: int, max_memory_mb: int | None = No
     except UnidentifiedImageError as exc:
         raise DecodeError("not an image in any supported format") from exc
     except Exception as exc:  # noqa: BLE001 - PIL raises many types for unreadable files
-        raise DecodeError(f"not a readable image ({_reason(exc)})") from exc
+        raise DecodeError(f"not a readable image ({one_line(exc)})") from exc
     if im.format not in _SAME_FORMAT:
         raise RefusedImage(f"unsupported image format {im.format}")
     width, height = im.size
@@ -214,7 +214,7 @@ def decode_image(data: bytes, *, max_pixels: int, max_memory_mb: int | None = No
             im.load()
             upright = ImageOps.exif_transpose(im)
     except Exception as exc:  # noqa: BLE001
-        raise DecodeError(f"image data is corrupt or truncated ({_reason(exc)})") from exc
+        raise DecodeError(f"image data is corrupt or truncated ({one_line(exc)})") from exc
     image, alpha = to_rgb8(upright) if im.format not in JPEG_FORMATS else (None, None)
     if image is not None:
         size = (image.shape[1], image.shape[0])
@@ -344,7 +344,7 @@ def encode_image(image: np.ndarray, alpha: np.ndarray | None, fmt: str, *,
     try:
         im.save(buffer, format=fmt, **options)
     except Exception as exc:  # noqa: BLE001
-        raise WriteError(f"cannot encode as {fmt}: {_reason(exc)}") from exc
+        raise WriteError(f"cannot encode as {fmt}: {one_line(exc)}") from exc
     return buffer.getvalue(), im.size
 
 
@@ -362,7 +362,7 @@ def _png_in_srgb(im: Image.Image, icc_profile: bytes) -> tuple[Image.Image, obje
                 im.putalpha(alpha)
             im.info.clear()  # littleCMS tags the result with a profile; PNG would write it
         except Exception as exc:  # noqa: BLE001
-            raise WriteError(f"cannot convert the ICC colours to sRGB: {_reason(exc)}") from exc
+            raise WriteError(f"cannot convert the ICC colours to sRGB: {one_line(exc)}") from exc
     info = PngImagePlugin.PngInfo()
     info.add(b"sRGB", b"\x00")
     return im, info
@@ -393,7 +393,7 @@ def check_clean(data: bytes, size: tuple[int, int], *, same_pixels_as: DecodedIm
         if not same_jpeg_data:
             im.load()
     except Exception as exc:  # noqa: BLE001
-        raise WriteError(f"the encoded output does not decode ({_reason(exc)})") from exc
+        raise WriteError(f"the encoded output does not decode ({one_line(exc)})") from exc
     if im.size != size:
         raise WriteError(f"the encoded output is {im.size}, expected {size}")
     if leftover:
@@ -484,7 +484,7 @@ def estimate_jpeg_quality(tables: dict | None) -> int | None:
     return int(qualities[np.argmin(np.abs(candidates - actual[None, :]).sum(axis=1))])
 
 
-def _reason(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     """One line describing ``exc``."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:200]

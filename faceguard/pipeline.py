@@ -82,13 +82,13 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
         returned as Result.alpha.
     """
     views = [view] if alpha is None else distinct_views(seen_views(view, alpha))
-    with _failures_as("face detection"):
+    with failures_as("face detection"):
         to_image = np.float32([factors[0], factors[1], factors[0], factors[1]])
         found = _faces_in(views, config, min(factors))
         boxes, scores = found.boxes / to_image, found.scores
         near_misses = [NearMiss(box=_floats(b), score=float(s))
                        for b, s in zip(found.near_boxes / to_image, found.near_scores)]
-    with _failures_as("document or text detection"):
+    with failures_as("document or text detection"):
         size = (round(view.shape[1] / factors[0]), round(view.shape[0] / factors[1]))
         documents, lines = documents_and_lines(full, config, view=view, view_scale=min(factors), size=size)
         for shown in views[1:]:
@@ -98,7 +98,7 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
         return Result(image=None, candidates=near_misses)
     image = full()
     boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
-    with _failures_as(f"{config.mode.value} anonymization"):
+    with failures_as(f"{config.mode.value} anonymization"):
         hidden, regions, treatments = anonymizer_for(config).hide(image, boxes)
         hidden = hide_found(hidden, documents, lines, config)
         if alpha is not None:
@@ -174,15 +174,16 @@ def _hide_spilling(image: np.ndarray, documents: list[card_detection.Document]) 
 
 
 @contextlib.contextmanager
-def _failures_as(stage: str):
-    """Any unexpected failure inside becomes a DetectionError naming ``stage``: a detector
-    that fails must stop the output (fail closed), with a one-line reason."""
+def failures_as(stage: str, error: type[FaceguardError] = DetectionError):
+    """Any unexpected failure inside becomes an ``error`` naming ``stage``: a detector (or
+    a video's decoder or encoder) that fails must stop the output (fail closed), with a
+    one-line reason."""
     try:
         yield
     except FaceguardError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any detector failure must stop the output
-        raise DetectionError(f"{stage} failed: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - any failure must stop the output
+        raise error(f"{stage} failed: {io.one_line(exc)}") from exc
 
 
 def documents_and_lines(full: Callable[[], np.ndarray], config: Config, *, view: np.ndarray | None = None,

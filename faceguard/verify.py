@@ -68,7 +68,7 @@ def verify_file(path: Path, *, faces: bool = True, threshold: float = VERIFY_THR
         im = Image.open(stdio.BytesIO(data))
         kinds = set(found_metadata(im, data)) - ALLOWED_IN_OUTPUT
     except Exception as exc:  # noqa: BLE001 - an unreadable output is a finding, not a crash
-        return [Finding(name, "unreadable", " ".join(str(exc).split())[:200])]
+        return [Finding(name, "unreadable", io.one_line(exc))]
     findings = [Finding(name, "metadata", kind) for kind in sorted(kinds - {"trailer"})]
     if "trailer" in kinds:
         findings.append(Finding(name, "trailer", "data after the JPEG end-of-image marker"))
@@ -109,7 +109,7 @@ def verify_video(path: Path, *, faces: bool = True, threshold: float = VERIFY_TH
                                                    f"(score {s:.2f})", tuple(b))
                              for b, s in zip(boxes, scores)]
     except Exception as exc:  # noqa: BLE001 - an unreadable output is a finding, not a crash
-        return [Finding(name, "unreadable", " ".join(str(exc).split())[:200])]
+        return [Finding(name, "unreadable", io.one_line(exc))]
     return findings
 
 
@@ -176,7 +176,7 @@ def _unchanged_video_faces(source: Path, output: Path, config: Config) -> list[F
             findings += _unchanged(before, after, config,
                                    f"face region of {source} is unchanged in frame {index}", output)
     except Exception as exc:  # noqa: BLE001 - an unreadable file is a finding, not a crash
-        return [Finding(str(output), "unreadable", " ".join(str(exc).split())[:200])]
+        return [Finding(str(output), "unreadable", io.one_line(exc))]
     return findings
 
 

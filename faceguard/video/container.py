@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DecodeError, WriteError
+from ..io import one_line
 
 # suffix -> the muxer that writes it
 VIDEO_SUFFIXES = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
@@ -94,7 +95,7 @@ def probe(path: str | os.PathLike) -> VideoSource:
         with av.open(str(path), metadata_errors="ignore") as container:
             return _describe(str(path), container)
     except av.FFmpegError as exc:
-        raise DecodeError(f"cannot open the video: {_reason(exc)}") from exc
+        raise DecodeError(f"cannot open the video: {one_line(exc)}") from exc
 
 
 # Metadata that FFmpeg does not show, found by its bytes: XMP packets (a QuickTime 'XMP_'
@@ -206,7 +207,7 @@ def decode_frames(path: str) -> Iterator:
             stream.thread_type = "AUTO"
             yield from container.decode(stream)
     except av.FFmpegError as exc:
-        raise DecodeError(f"the video does not decode: {_reason(exc)}") from exc
+        raise DecodeError(f"the video does not decode: {one_line(exc)}") from exc
 
 
 class VideoWriter:
@@ -365,7 +366,7 @@ def read_back(path: str, muxer: str) -> WrittenVideo:
                     first = frame.time if first is None else min(first, frame.time)
                     last = frame.time if last is None else max(last, frame.time)
     except (av.FFmpegError, DecodeError) as exc:
-        raise WriteError(f"the written video does not decode: {_reason(exc)}") from exc
+        raise WriteError(f"the written video does not decode: {one_line(exc)}") from exc
     return WrittenVideo(count, first, last, streams, tags)
 
 
@@ -404,8 +405,3 @@ def pyav():
         raise DecodeError("videos need PyAV: pip install av") from exc
     av.logging.set_level(av.logging.PANIC)
     return av
-
-
-def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:200]

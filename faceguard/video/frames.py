@@ -16,7 +16,6 @@ video that cannot be cleaned gets no output (fail closed).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
@@ -34,7 +33,7 @@ from ..core.boxes import clip_boxes
 from ..detect.faces import search_faces
 from ..errors import DecodeError, FaceguardError, RefusedImage, WriteError
 from ..ledger import Ledger
-from ..pipeline import documents_and_lines, hide_found
+from ..pipeline import documents_and_lines, failures_as, hide_found
 from . import container as containers
 from .motion import CameraMotion, carry, moved_points
 from .tracks import FrameFaces, Track, boxes_by_frame, link_tracks, track_boxes
@@ -188,7 +187,7 @@ class _Look:
         options_at = [config.detection] + [{**config.detection, "detail": 0.0}] * (DETAIL_EVERY - 1)
         camera = CameraMotion()
         last_sample, previous = None, None
-        with _stage("face detection"):
+        with failures_as("face detection"):
             for index, frame in enumerate(containers.decode_frames(source.path)):
                 image = containers.upright(frame, source.quarter_turns)
                 search = search_faces(image, **options_at[index % DETAIL_EVERY], near_misses=True,
@@ -263,13 +262,13 @@ def _write(source: containers.VideoSource, path: str, muxer: str, config: Config
     """Pass 2: decode again, hide, encode; copy the audio."""
     anonymizer = anonymizer_for(config)
     total = frame_count
-    with _stage("video encoding"):
+    with failures_as("video encoding", FaceguardError):
         writer = containers.VideoWriter(path, source, muxer=muxer, keep_audio=keep_audio,
                                         threads=models.thread_limit(),
                                         copy_video=config.metadata_only)
     index = 0
     try:
-        with _stage("video decoding or encoding"):
+        with failures_as("video decoding or encoding", FaceguardError):
             if config.metadata_only:
                 for packet in writer.packets():
                     writer.copy(packet)
@@ -355,16 +354,3 @@ def _track_json(track: Track, margin: int, frame_count: int, treatment: str) -> 
             "frames_seen": len(track.frames), "score": round(max(track.scores), 4),
             "boxes": {str(f): [round(float(v), 1) for v in hidden[f]] for f in picks},
             "treatment": treatment}
-
-
-@contextlib.contextmanager
-def _stage(stage: str):
-    """An unexpected failure inside becomes a FaceguardError naming ``stage`` (fail closed)."""
-    try:
-        yield
-    except FaceguardError:
-        raise
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any failure must stop the output
-        raise FaceguardError(f"{stage} failed: {' '.join(str(exc).split())[:200]}") from exc
