@@ -232,17 +232,15 @@ class VideoWriter:
                               if muxer in ("mp4", "mov") else {"fflags": "+bitexact"})
         self.output.metadata.clear()
         self.copy_video = copy_video
-        self.video = self._add_video(encoder, threads) if not copy_video else \
-            self.output.add_stream_from_template(self._in_video)
         if copy_video:
-            self.encoder = "copy"
+            self.video, self.encoder = self.output.add_stream_from_template(self._in_video), "copy"
+        else:
+            self.video = self._add_video(encoder, threads)
         self.video.metadata.clear()
         self.audio = None
         if self._in_audio is not None:
             self.audio = self.output.add_stream_from_template(self._in_audio)
             self.audio.metadata.clear()
-        self.frames_written = 0
-        self.audio_packets = 0
 
     def _add_video(self, encoder: str, threads: int):
         """The output's video stream, encoded anew like the input's."""
@@ -280,11 +278,8 @@ class VideoWriter:
         """Mux a packet of the input as it is (audio; video too with ``copy_video``)."""
         if packet.dts is None or packet.size == 0:
             return
-        video = packet.stream is self._in_video
-        packet.stream = self.video if video else self.audio
+        packet.stream = self.video if packet.stream is self._in_video else self.audio
         self.output.mux(packet)
-        if not video:
-            self.audio_packets += 1
 
     def write(self, frame, rgb: np.ndarray | None) -> None:
         """Encode the input ``frame``: as decoded when ``rgb`` is None, else the pixels of
@@ -296,7 +291,6 @@ class VideoWriter:
             frame = frame.reformat(format=self.video.pix_fmt)
         frame.pts, frame.time_base = pts, time_base
         self.output.mux(self.video.encode(frame))
-        self.frames_written += 1
 
     def close(self) -> None:
         try:

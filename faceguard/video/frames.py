@@ -139,9 +139,9 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
                                 max(1, round(DOCUMENT_INTERVAL * rate)))
     input_sha256 = io.file_sha256(src)
     with io.atomic_output(dst) as tmp:
-        written = _write(source, tmp, muxer, config, per_frame, documents, keep_audio, progress,
+        encoder = _write(source, tmp, muxer, config, per_frame, documents, keep_audio, progress,
                          frame_count)
-        _check(tmp, muxer, source, frame_count, written, keep_audio, looked.times, rate)
+        _check(tmp, muxer, source, frame_count, keep_audio, looked.times, rate)
         output_sha256 = io.file_sha256(tmp)
         if ledger is not None:
             ledger.promise(dst, output_sha256, input_sha256, requested,
@@ -155,7 +155,7 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
         streams_dropped=source.dropped + (["audio"] if source.has_audio and not keep_audio else []),
         metadata_removed=sorted(set(source.metadata_found) | set(containers.byte_markers(src))),
         audio=("copied" if keep_audio else "dropped") if source.has_audio else "none",
-        encoder=written.encoder, seconds=time.perf_counter() - started, note=note,
+        encoder=encoder, seconds=time.perf_counter() - started, note=note,
         input_sha256=input_sha256, output_sha256=output_sha256)
 
 
@@ -249,19 +249,13 @@ def _carried(sighting: _Sighting, matrix: np.ndarray) -> _Sighting:
     return _Sighting(sighting.frame, documents, lines)
 
 
-@dataclass
-class _Written:
-    frames: int
-    audio_packets: int
-    encoder: str
-
-
 def _write(source: containers.VideoSource, path: str, muxer: str, config: Config,
            per_frame: list[np.ndarray], documents: list[list[_Sighting]], keep_audio: bool,
-           progress: Callable[[str, int, int], None] | None, frame_count: int) -> _Written:
-    """Pass 2: decode again, hide, encode; copy the audio."""
+           progress: Callable[[str, int, int], None] | None, frame_count: int) -> str:
+    """Pass 2: decode again, hide, encode; copy the audio. Returns the video encoder's name
+    ("copy" when the packets were copied); DecodeError when the video decodes to another
+    number of frames than in pass 1."""
     anonymizer = anonymizer_for(config)
-    total = frame_count
     with failures_as("video encoding", FaceguardError):
         writer = containers.VideoWriter(path, source, muxer=muxer, keep_audio=keep_audio,
                                         threads=models.thread_limit(),
@@ -272,16 +266,16 @@ def _write(source: containers.VideoSource, path: str, muxer: str, config: Config
             if config.metadata_only:
                 for packet in writer.packets():
                     writer.copy(packet)
-                index = total
+                index = frame_count
             else:
                 index = _hide_and_encode(writer, anonymizer, config, per_frame, documents, progress)
             writer.close()
     except BaseException:
         writer.abort()
         raise
-    if index != total:
-        raise DecodeError(f"the video decoded to {total} frames, then to {index}")
-    return _Written(index, writer.audio_packets, writer.encoder)
+    if index != frame_count:
+        raise DecodeError(f"the video decoded to {frame_count} frames, then to {index}")
+    return writer.encoder
 
 
 def _hide_and_encode(writer: containers.VideoWriter, anonymizer, config: Config,
@@ -316,7 +310,7 @@ def _hide_and_encode(writer: containers.VideoWriter, anonymizer, config: Config,
 
 
 def _check(path: str, muxer: str, source: containers.VideoSource, frame_count: int,
-           written: _Written, keep_audio: bool, times: list[float], rate: float) -> None:
+           keep_audio: bool, times: list[float], rate: float) -> None:
     """The written file, read back: every frame there, the same duration (``times``: the
     input's first and last frame times, within one frame at ``rate``), only the expected
     streams, no tag beyond the container's structure. WriteError otherwise."""
@@ -333,8 +327,6 @@ def _check(path: str, muxer: str, source: containers.VideoSource, frame_count: i
     leftover = containers.leftover_tags(back.tags)
     if leftover:
         raise WriteError(f"the written video still carries tags: {', '.join(leftover)}")
-    if written.frames != frame_count:
-        raise WriteError(f"{written.frames} frames encoded of {frame_count}")
 
 
 def _sighting_json(sighting: _Sighting) -> dict:
