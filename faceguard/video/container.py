@@ -103,12 +103,16 @@ def probe(path: str | os.PathLike) -> VideoSource:
 _BYTE_MARKERS = {b"<x:xmpmeta": "xmp", b"GPMF": "telemetry", b"\xa9xyz": "gps"}
 
 
-def byte_markers(path: str | os.PathLike, chunk: int = 1 << 22) -> list[str]:
-    """The kinds of metadata whose markers occur in the file's bytes (read in chunks)."""
+def byte_markers(path: str | os.PathLike, digest=None, chunk: int = 1 << 22) -> list[str]:
+    """The kinds of metadata whose markers occur in the file's bytes (read in chunks);
+    ``digest`` (a hashlib object), when given, is updated with the bytes on the way, so a
+    file that is hashed too is read once."""
     found, tail = set(), b""
     longest = max(map(len, _BYTE_MARKERS))
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
+            if digest is not None:
+                digest.update(block)
             data = tail + block
             found.update(kind for marker, kind in _BYTE_MARKERS.items() if marker in data)
             tail = data[-longest:]
@@ -347,11 +351,8 @@ def read_back(path: str, muxer: str) -> WrittenVideo:
     av = pyav()
     try:
         with av.open(path, format=muxer, metadata_errors="ignore") as container:
-            tags = dict(container.metadata)
-            streams = []
-            for stream in container.streams:
-                streams.append(stream.type)
-                tags.update({f"{stream.type}:{k}": v for k, v in stream.metadata.items()})
+            tags = all_tags(container)
+            streams = [stream.type for stream in container.streams]
             video = main_video(container)
             count, first, last = 0, None, None
             for frame in container.decode(video):
@@ -374,6 +375,14 @@ DEFAULT_VALUES = {"video:handler_name": {"VideoHandler"}, "audio:handler_name": 
                   "video:language": {"und"}, "audio:language": {"und"},
                   "video:vendor_id": {"[0][0][0][0]", "FFMP"},
                   "audio:vendor_id": {"[0][0][0][0]", "FFMP"}}
+
+
+def all_tags(container) -> dict:
+    """The container's tags and its streams' (as "video:key", "audio:key"...)."""
+    tags = dict(container.metadata)
+    for stream in container.streams:
+        tags.update({f"{stream.type}:{k}": v for k, v in stream.metadata.items()})
+    return tags
 
 
 def leftover_tags(tags: dict) -> list[str]:

@@ -17,6 +17,7 @@ video that cannot be cleaned gets no output (fail closed).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -137,7 +138,9 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
     per_frame = boxes_by_frame(tracks, margin=margin, frame_count=frame_count)
     documents = _document_spans(sightings, looked.motions, frame_count,
                                 max(1, round(DOCUMENT_INTERVAL * rate)))
-    input_sha256 = io.file_sha256(src)
+    digest = hashlib.sha256()
+    markers = containers.byte_markers(src, digest)  # the input read once for both
+    input_sha256 = digest.hexdigest()
     with io.atomic_output(dst) as tmp:
         encoder = _write(source, tmp, muxer, config, per_frame, documents, keep_audio, progress,
                          frame_count)
@@ -153,7 +156,7 @@ def process_video(src: str | os.PathLike, dst: str | os.PathLike, *, config: Con
         tracks=[_track_json(t, margin, frame_count, config.mode.value) for t in tracks],
         documents=[_sighting_json(s) for s in sightings if s.documents or s.lines],
         streams_dropped=source.dropped + (["audio"] if source.has_audio and not keep_audio else []),
-        metadata_removed=sorted(set(source.metadata_found) | set(containers.byte_markers(src))),
+        metadata_removed=sorted(set(source.metadata_found) | set(markers)),
         audio=("copied" if keep_audio else "dropped") if source.has_audio else "none",
         encoder=encoder, seconds=time.perf_counter() - started, note=note,
         input_sha256=input_sha256, output_sha256=output_sha256)

@@ -12,7 +12,16 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from .container import STRUCTURAL_TAGS, byte_markers, leftover_tags, main_video, probe, pyav, upright
+from .container import (
+    STRUCTURAL_TAGS,
+    all_tags,
+    byte_markers,
+    leftover_tags,
+    main_video,
+    probe,
+    pyav,
+    upright,
+)
 
 _TEXT_LIMIT = 120
 _ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
@@ -68,13 +77,10 @@ def metadata_left(path: str | os.PathLike) -> list[str]:
     found = []
     with av.open(str(path), metadata_errors="ignore") as container:
         video = main_video(container)
-        tags = dict(container.metadata)
-        kinds = []
-        for stream in container.streams:
-            kinds.append(stream.type)
-            tags.update({f"{stream.type}:{k}": v for k, v in stream.metadata.items()})
-            if stream is not video and stream.type != "audio":
-                found.append(f"a {stream.type} stream")
+        tags = all_tags(container)
+        kinds = [stream.type for stream in container.streams]
+        found += [f"a {stream.type} stream" for stream in container.streams
+                  if stream is not video and stream.type != "audio"]
         if kinds.count("audio") > 1:
             found.append("more than one audio stream")
         if hasattr(container, "chapters") and container.chapters():

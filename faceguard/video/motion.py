@@ -93,9 +93,5 @@ def moved_boxes(boxes: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """(N, 4) float32 boxes (x0, y0, x1, y1) carried by the (2, 3) transform ``matrix``:
     the box around the four moved corners."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    if not len(boxes):
-        return boxes
-    xs, ys = boxes[:, [0, 2, 2, 0]], boxes[:, [1, 1, 3, 3]]
-    mx = matrix[0, 0] * xs + matrix[0, 1] * ys + matrix[0, 2]
-    my = matrix[1, 0] * xs + matrix[1, 1] * ys + matrix[1, 2]
-    return np.stack([mx.min(1), my.min(1), mx.max(1), my.max(1)], axis=1).astype(np.float32)
+    corners = moved_points(boxes[:, [[0, 1], [2, 1], [2, 3], [0, 3]]], matrix)  # (N, 4, 2)
+    return np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1).astype(np.float32)
