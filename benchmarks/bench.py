@@ -105,7 +105,7 @@ def deface_rate(folder: Path, deface: str | None) -> float | None:
     return len(files) / seconds
 
 
-def _child_cpu(command: list[str]) -> float:
+def child_cpu(command: list[str]) -> float:
     """User+system CPU seconds of one run of ``command`` (the whole process and its children)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, capture_output=True, check=False)
@@ -133,7 +133,7 @@ def cost_per_photo(shared: Path, deface: str | None, count: int = 20, rounds: in
             tools["deface 1.5"] = [deface, str(folder)]
         for _ in range(rounds):
             for name, command in tools.items():
-                costs.setdefault(name, []).append(_child_cpu(command) / len(photos))
+                costs.setdefault(name, []).append(child_cpu(command) / len(photos))
                 for made in folder.glob("*_anonymized.*"):
                     made.unlink()
     base = float(np.median(costs["deface 1.5"])) if deface else None

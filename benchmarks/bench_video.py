@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bench import child_cpu  # benchmarks/bench.py, beside this script
 
 SIZES = {"720p": "1280x720", "1080p": "1920x1080"}
 
@@ -31,15 +32,6 @@ def render(shared: Path, out: Path, size: str, count: int, seed: int) -> list[di
                     str(shared / "data"), "--out", str(out), "--count", str(count), "--seed",
                     str(seed), "--size", size], check=True, capture_output=True)
     return json.loads((out / "clips.json").read_text())
-
-
-def child_cpu(commands: list[list[str]]) -> float:
-    """User+system CPU seconds of running ``commands`` one after the other (with children)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for command in commands:
-        subprocess.run(command, capture_output=True, check=False)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def judge(shared: Path, clips: Path, out: Path) -> str:
@@ -83,7 +75,7 @@ def main() -> None:
                                         str(out / e["video"])] for e in entries]
             rates = {}
             for name, commands in tools.items():
-                rates[name] = frames / child_cpu(commands)
+                rates[name] = frames / sum(child_cpu(command) for command in commands)
                 out = Path(commands[0][commands[0].index("-o") + 1])
                 out = out if out.is_dir() else out.parent
                 print(f"  {name:<30} {rates[name]:5.2f} frames/core-s   "
