@@ -302,7 +302,7 @@ def _video_record(job: Job, ledger: Ledger | None) -> dict:
                            progress=_progress_line(Path(job.src).name) if job.progress else None)
     return {"status": "ok", "output": result.output, "faces": result.tracks,
             "cards": result.documents, "metadata_removed": result.metadata_removed,
-            "pixels": "re-encoded", "video": result.to_json(),
+            "pixels": result.pixels, "video": result.to_json(),
             "input_sha256": result.input_sha256, "output_sha256": result.output_sha256}
 
 

@@ -421,3 +421,16 @@ def test_an_odd_frame_size_is_kept(tmp_path):
     after, _, _ = read_frames(dst)
     assert after[0].shape == before[0].shape == (241, 321, 3)
     assert all(is_hidden(b, a, box) for b, a, box in zip(before, after, boxes))
+
+
+def test_metadata_only_record_says_the_pixels_are_unchanged(tmp_path, pan):
+    frames, _ = pan
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    write_clip(inbox / "clip.mp4", frames[:4], tags=TAGS)
+    report = tmp_path / "r.jsonl"
+    result = CliRunner().invoke(main, ["run", str(inbox), "-o", str(tmp_path / "out"), "--quiet",
+                                       "--metadata-only", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    record = json.loads(report.read_text())
+    assert record["pixels"] == "unchanged" and record["video"]["encoder"] == "copy"
