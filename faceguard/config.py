@@ -62,16 +62,17 @@ class Effort(NamedTuple):
     auto_stretch: bool           # widened passes when the faces look squeezed
     quantized: bool              # the int8 network
     detail_gate: float | None    # detail pass only if a base-pass cell scores this much
+    turns: bool                  # photos stored turned, when no face is found upright
 
 
 # see README for each preset's measured recall and speed
 PRESETS = {
     Preset.FAST: Effort(detail=0.0, low_threshold=None, flip=False, tiled=False, stretch=None,
-                        auto_stretch=False, quantized=True, detail_gate=None),
+                        auto_stretch=False, quantized=True, detail_gate=None, turns=False),
     Preset.BALANCED: Effort(detail=1.5, low_threshold=0.15, flip=False, tiled=False, stretch=None,
-                            auto_stretch=True, quantized=False, detail_gate=0.05),
+                            auto_stretch=True, quantized=False, detail_gate=0.05, turns=True),
     Preset.THOROUGH: Effort(detail=2.0, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
-                            auto_stretch=False, quantized=False, detail_gate=None),
+                            auto_stretch=False, quantized=False, detail_gate=None, turns=True),
 }
 
 

@@ -18,10 +18,10 @@ from .anonymize.documents import DocumentHider, TextHider
 from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
 from .core import quads
 from .core.alpha import distinct_views, has_transparency, seen_views
-from .core.boxes import clip_boxes, nms
+from .core.boxes import clip_boxes
 from .detect import cards as card_detection
 from .detect import text as ocr
-from .detect.faces import BASE_SIDE, FUSION_IOU, FaceSearch, search_faces
+from .detect.faces import BASE_SIDE, FaceSearch, merged, search_faces
 from .detect.fields import SensitiveLine, sensitive_lines
 from .errors import DetectionError, FaceguardError, MetadataError
 from .ledger import Ledger
@@ -121,17 +121,8 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
 def _faces_in(views: list[np.ndarray], config: Config, image_scale: float) -> FaceSearch:
     """The faces found in any of ``views`` (same size, (H, W, 3) uint8 RGB), in their
     pixels, one box where several views found one face; and the near misses of them all."""
-    found = [search_faces(shown, **config.detection, image_scale=image_scale, near_misses=True)
-             for shown in views]
-    if len(found) == 1:
-        return found[0]
-    boxes = np.concatenate([f.boxes for f in found])
-    scores = np.concatenate([f.scores for f in found])
-    keep = nms(boxes, scores, FUSION_IOU)
-    near_boxes = np.concatenate([f.near_boxes for f in found])
-    near_scores = np.concatenate([f.near_scores for f in found])
-    near = nms(near_boxes, near_scores, FUSION_IOU)
-    return FaceSearch(boxes[keep], scores[keep], near_boxes[near], near_scores[near])
+    return merged([search_faces(shown, **config.detection, image_scale=image_scale, near_misses=True)
+                   for shown in views])
 
 
 def hide_found(image: np.ndarray, documents: list[card_detection.Document],

@@ -12,6 +12,7 @@ from faceguard.core.boxes import (
     nms,
     scale_boxes,
     to_pixel_boxes,
+    unturned_boxes,
     weighted_fusion,
 )
 
@@ -118,3 +119,16 @@ def test_empty_inputs_have_well_formed_shapes():
     assert nms(as_boxes([]), np.zeros(0), 0.5).shape == (0,)
     fused, scores, support = weighted_fusion(as_boxes([]), np.zeros(0), 0.5)
     assert fused.shape == (0, 4) and scores.shape == (0,) and support.shape == (0,)
+
+
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 39), st.integers(0, 39),
+       st.integers(1, 40), st.integers(1, 40), st.integers(0, 3))
+def test_a_box_found_in_a_turned_image_maps_back_onto_the_same_pixels(width, height, x, y, w, h, turns):
+    x, y = min(x, width - 1), min(y, height - 1)
+    w, h = min(w, width - x), min(h, height - y)
+    marked = np.zeros((height, width), bool)
+    marked[y:y + h, x:x + w] = True
+    turned = np.rot90(marked, turns)
+    rows, cols = np.nonzero(turned)
+    found = as_boxes([[cols.min(), rows.min(), cols.max() + 1, rows.max() + 1]])
+    assert unturned_boxes(found, turns, width, height).tolist() == [[x, y, x + w, y + h]]

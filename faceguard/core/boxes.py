@@ -50,6 +50,17 @@ def to_pixel_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
+def unturned_boxes(boxes: np.ndarray, turns: int, width: int, height: int) -> np.ndarray:
+    """Boxes (N, 4) float32 (x0, y0, x1, y1) found in ``np.rot90(image, turns)`` (quarter
+    turns anticlockwise), in pixels of ``image`` itself, which is ``width`` x ``height``."""
+    x0, y0, x1, y1 = np.asarray(boxes, np.float32).reshape(-1, 4).T
+    turned = {0: (x0, y0, x1, y1),
+              1: (width - y1, x0, width - y0, x1),
+              2: (width - x1, height - y1, width - x0, height - y0),
+              3: (y0, height - x1, y1, height - x0)}[turns % 4]
+    return np.stack(turned, axis=1).astype(np.float32).reshape(-1, 4)
+
+
 def box_sides(boxes: np.ndarray) -> np.ndarray:
     """(N,) float32: each box's larger side, the size a face is measured by."""
     boxes = as_boxes(boxes)

@@ -187,7 +187,10 @@ class _Look:
 
     def faces(self) -> Iterator[FrameFaces]:
         source, config = self.source, self.config
-        options_at = [config.detection] + [{**config.detection, "detail": 0.0}] * (DETAIL_EVERY - 1)
+        # a video's frames are turned upright by its rotation tag; the look for photos
+        # stored turned would cost three passes on every frame without a face
+        detection = {**config.detection, "turns": False}
+        options_at = [detection] + [{**detection, "detail": 0.0}] * (DETAIL_EVERY - 1)
         camera = CameraMotion()
         last_sample, previous = None, None
         with failures_as("face detection"):
