@@ -8,14 +8,18 @@ How a document is found, on an image (H, W, 3) uint8 RGB, upright:
    must be convex, have corner angles above 50 degrees, a rectified aspect between 1.2 and
    2.0 (ID-1 is 1.586, a passport page 1.42) and cover at least 1% of the image. Its *edge
    support* is the share of its perimeter that lies on an edge.
-2. Text: the image's text lines are found once (PP-OCRv4 detection, no reading). A card
+2. Text: the image's text lines are found once (PP-OCRv4 detection) and read once. A card
    holds several lines of small print; a window holds none and a placard a few big words
    or lines that run across its outline. ``_accepts`` scores a candidate from its edge
    support and the lines inside it. An outline that grows past a smaller one onto what
    the card lies on (a sign, a page: the ring between them has the colours found outside,
    not the card's) gives way to the smaller one. The best candidates are then read
-   (rectified), and a candidate is a document only when some number is among its lines
-   (a card always carries one; a placard rarely does).
+   carefully (rectified, lines found again at ``READ_SIDE``), and a candidate is a
+   document only when some number is among its lines (a card always carries one; a
+   placard rarely does). The careful read, the costly step, is spared an outline of
+   ``GLANCE_MIN_SIDE`` px or more whose lines read so far show no digits or MRZ filler,
+   unless a glance at it enlarged to ``GLANCE_SIDE`` finds a long line of print the
+   whole-image search missed that shows them (``_may_hold_number_inside``).
 3. The whole frame: a scan or a close-up shows the document with no border. The text
    lines outside every document found are read, and the frame counts as a document when
    an identity number or MRZ line is among them (``numbers.find_numbers``).
@@ -50,6 +54,10 @@ MAX_READS = 6             # candidates read per image, at most
 CARD_MIN_LINES = 2
 TEXT_QUADS_REFINED = 24   # outlines proposed from the print that are refined, at most
 LINES_ENOUGH = 4          # lines inside an outline beyond which more lines add no confidence
+GLANCE_SIDE = 640         # an outline is first glanced at this size, for long lines of print
+GLANCE_MIN_SIDE = 320     # outlines shorter than this (pixels) are always read carefully
+LONG_LINE = 3.0           # a line this many heights long may hold a number of 8 or more digits
+MIN_DIGITS = 4            # digits in an outline's line of print before it is read carefully
 FRAME_MIN_LINES = 2       # text lines outside documents before the frame is read
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
 COMPLETE_MIN_LINES = 3    # lines of print for a side beyond the image to be completed
@@ -510,15 +518,11 @@ def _accepts(support: float, inside: int, crossing: int) -> float:
     return 0.0
 
 
-def _frame_document(full: Callable[[], np.ndarray], size: tuple[int, int],
-                    lines: np.ndarray) -> Document | None:
-    """The whole image (of ``size`` (W, H), returned by ``full``) as a document, when text
-    lines outside every found document read like one (an identity number or MRZ line among
+def _frame_document(size: tuple[int, int], read: list[ocr.TextLine]) -> Document | None:
+    """The whole image (of ``size`` (W, H)) as a document, when the text lines read outside
+    every found document (``read``) read like one (an identity number or MRZ line among
     them): a scan with no visible border, or a document whose outline was not found."""
     width, height = size
-    if len(lines) < FRAME_MIN_LINES:
-        return None
-    read = ocr.join_lines(ocr.read_lines(full(), lines))
     kinds = {m.kind for line in read for m in find_numbers(line.text)}
     if not kinds & DOCUMENT_NUMBERS:
         return None
@@ -616,6 +620,9 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
     if len(preview_lines) == 0:
         return []
     lines = preview_lines / to_preview
+    # every line of print is read once, at full resolution: a document holds a number, so
+    # an outline none of whose lines shows digits is not read again (the costly step)
+    readings = ocr.join_lines(ocr.read_lines(full(), lines))
     scored = []
     for quad, support in quad_candidates(preview, preview_lines):
         quad = quad / to_preview
@@ -635,6 +642,8 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
         # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
         # a date); a placard with lines of small print rarely does
         reads += 1
+        if not _may_hold_number_inside(quad, readings, full):
+            continue
         read = _read_inside(full(), quad)
         if any(_identity_evidence(line.text) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
@@ -643,8 +652,9 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
         document.spilling = spilling_lines(lines, document.quad)
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
-    if len(outside):
-        frame = _frame_document(full, size, outside)
+    if len(outside) >= FRAME_MIN_LINES:
+        frame = _frame_document(size, [line for line in readings
+                                       if all(q.covered_by(line.quad, d.quad) < 0.5 for d in documents)])
         if frame is not None:
             documents.append(frame)
     return documents
@@ -722,6 +732,13 @@ def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Sco
     return [item._replace(score=score[id(item)]) for item in scored if id(item) not in dropped]
 
 
+def _may_hold_number(text: str) -> bool:
+    """Whether a line read at the whole-image search may be (part of) a document's number:
+    it shows MIN_DIGITS digits or MRZ filler. Looser than ``_identity_evidence``, which
+    judges the careful reading inside an outline."""
+    return sum(char.isdigit() for char in text) >= MIN_DIGITS or "<" in text
+
+
 def _identity_evidence(text: str) -> bool:
     """Whether a line read inside an outline makes it a document: it holds a number of a
     known kind, or a run of 8 or more digits that is not a date (a camera's date stamp
@@ -747,6 +764,38 @@ def spilling_lines(lines: np.ndarray, quad: np.ndarray) -> np.ndarray:
         near = q.pad_quad(quad, ADJACENT_LINES * heights[k])
         spilling[k] |= q.covered_by(lines[k], near) >= SPILL_MAX
     return lines[spilling].astype(np.float32).reshape(-1, 4, 2)
+
+
+def _may_hold_number_inside(quad: np.ndarray, readings: list[ocr.TextLine],
+                            full: Callable[[], np.ndarray]) -> bool:
+    """Whether the outline ``quad`` is worth the careful read: a line of the whole-image
+    search read inside it shows digits or MRZ filler, or it is too small for a glance to
+    be trusted (GLANCE_MIN_SIDE), or a glance at it finds such a line (``_glance_holds_number``)."""
+    inside = [line for line in readings if q.covered_by(line.quad, quad) >= 0.5]
+    return (any(_may_hold_number(line.text) for line in inside)
+            or max(q.mean_sides(quad)) < GLANCE_MIN_SIDE
+            or _glance_holds_number(full(), quad, [line.quad for line in inside]))
+
+
+def _glance_holds_number(image: np.ndarray, quad: np.ndarray, seen: list[np.ndarray]) -> bool:
+    """Whether an outline may hold a number that the whole-image search did not read: on
+    a rectified copy GLANCE_SIDE long (larger than that search saw a small outline, so
+    small print such as a passport's MRZ shows), a long line of print (LONG_LINE heights
+    or more, room for 8 digits) that none of the lines read already (``seen``, quads in
+    pixels of ``image``) holds reads with digits or MRZ filler. A look at a fraction of the
+    careful read's cost (``_read_inside``), which most outlines are spared."""
+    patch, back = q.rectify(image, q.landscape(q.pad_quad(quad, 0.03 * q.short_side(quad))), GLANCE_SIDE)
+    found = ocr.find_lines(patch, side=GLANCE_SIDE, max_upscale=1.0)
+    if len(found) == 0:
+        return False
+    lengths = np.linalg.norm(found[:, 1] - found[:, 0], axis=1)
+    heights = np.linalg.norm(found[:, 3] - found[:, 0], axis=1)
+    long = found[(lengths >= LONG_LINE * heights) | (heights >= LONG_LINE * lengths)]
+    grown = [q.pad_quad(line, 0.5 * q.short_side(line)) for line in seen]
+    new = np.array([line for line in long
+                    if not any(q.covered_by(q.transform_points(line, back), old) >= 0.8 for old in grown)],
+                   np.float32).reshape(-1, 4, 2)
+    return any(_may_hold_number(line.text) for line in ocr.read_lines(patch, new))
 
 
 def _read_inside(image: np.ndarray, quad: np.ndarray) -> list[ocr.TextLine]:
