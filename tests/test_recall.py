@@ -69,7 +69,7 @@ def _judged_faces_only(inputs, truth: list[dict], tmp_path) -> str:
 
 # Close-ups (tests/closeups.py) of every 12th face of 64 px or more in faces/wider_full:
 # 40 faces that fill 60-85% of a 1024-2048 px frame. On all 480 such close-ups the balanced
-# preset hid 0.944 / 0.970 (halves A / B, make eval-faces, 2026-11-30); before the reduced
+# preset hid 0.949 / 0.970 (halves A / B, make eval-faces, 2026-11-30); before the reduced
 # passes 0.64 / 0.82 (the face too large for the base pass: no box at all).
 CLOSEUP_EVERY = 12
 MIN_CLOSEUP_RECALL = 0.9
