@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -42,6 +42,7 @@ from . import text as ocr
 from .numbers import find_numbers, looks_like_date
 
 log = logging.getLogger(__name__)
+Made = TypeVar("Made")
 
 WORK_SIDE = 1024          # geometry runs on a copy this long
 LINES_SIDE = 1280         # the image is searched for text lines at this size
@@ -578,11 +579,11 @@ def find_documents(image: np.ndarray | Callable[[], np.ndarray], *, view: np.nda
     return _find_upright(full, (width, height), preview, to_preview, preview_lines)
 
 
-def _once(make: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+def _once(make: Callable[[], Made]) -> Callable[[], Made]:
     """``make``, called at most once: later calls return its first result."""
-    made: list[np.ndarray] = []
+    made: list[Made] = []
 
-    def get() -> np.ndarray:
+    def get() -> Made:
         if not made:
             made.append(make())
         return made[0]
@@ -620,9 +621,10 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
     if len(preview_lines) == 0:
         return []
     lines = preview_lines / to_preview
-    # every line of print is read once, at full resolution: a document holds a number, so
-    # an outline none of whose lines shows digits is not read again (the costly step)
-    readings = ocr.join_lines(ocr.read_lines(full(), lines))
+    # every line of print is read once, at full resolution, when an outline or the frame
+    # first asks: a document holds a number, so an outline none of whose lines shows
+    # digits is not read again (the costly step)
+    readings = _once(lambda: ocr.join_lines(ocr.read_lines(full(), lines)))
     scored = []
     for quad, support in quad_candidates(preview, preview_lines):
         quad = quad / to_preview
@@ -653,7 +655,7 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
     outside = np.array([line for line in lines
                         if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
     if len(outside) >= FRAME_MIN_LINES:
-        frame = _frame_document(size, [line for line in readings
+        frame = _frame_document(size, [line for line in readings()
                                        if all(q.covered_by(line.quad, d.quad) < 0.5 for d in documents)])
         if frame is not None:
             documents.append(frame)
@@ -766,12 +768,13 @@ def spilling_lines(lines: np.ndarray, quad: np.ndarray) -> np.ndarray:
     return lines[spilling].astype(np.float32).reshape(-1, 4, 2)
 
 
-def _may_hold_number_inside(quad: np.ndarray, readings: list[ocr.TextLine],
+def _may_hold_number_inside(quad: np.ndarray, readings: Callable[[], list[ocr.TextLine]],
                             full: Callable[[], np.ndarray]) -> bool:
     """Whether the outline ``quad`` is worth the careful read: a line of the whole-image
-    search read inside it shows digits or MRZ filler, or it is too small for a glance to
-    be trusted (GLANCE_MIN_SIDE), or a glance at it finds such a line (``_glance_holds_number``)."""
-    inside = [line for line in readings if q.covered_by(line.quad, quad) >= 0.5]
+    search (``readings()``) read inside it shows digits or MRZ filler, or it is too small
+    for a glance to be trusted (GLANCE_MIN_SIDE), or a glance at it finds such a line
+    (``_glance_holds_number``)."""
+    inside = [line for line in readings() if q.covered_by(line.quad, quad) >= 0.5]
     return (any(_may_hold_number(line.text) for line in inside)
             or max(q.mean_sides(quad)) < GLANCE_MIN_SIDE
             or _glance_holds_number(full(), quad, [line.quad for line in inside]))
