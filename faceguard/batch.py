@@ -507,8 +507,20 @@ def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None],
             _stop_workers(pool)
             raise
         finally:
+            writers = list(getattr(pool, "_processes", None) or {})
             pool.shutdown(wait=True, cancel_futures=True)
+        if broken:  # a worker killed between creating its temporary file and guarding it
+            _remove_temporaries_of(writers, lost)
     return lost
+
+
+def _remove_temporaries_of(pids: list[int], jobs: list[Job]) -> None:
+    """Delete the temporary files that the (dead) worker processes ``pids`` left beside
+    the outputs of ``jobs``: SIGKILL, or SIGTERM before the write's cleanup was armed."""
+    for folder in {Path(job.dst).parent for job in jobs}:
+        for pid in pids:
+            for path in folder.glob(f"{io.temp_prefix(pid)}*"):
+                path.unlink(missing_ok=True)
 
 
 def _stop_workers(pool: ProcessPoolExecutor) -> None:

@@ -436,6 +436,13 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         fh.write(data)
 
 
+def temp_prefix(pid: int | None = None) -> str:
+    """The start of the name of a temporary file written by process ``pid`` (this one by
+    default): a batch whose worker was killed mid-write removes that worker's files, and
+    only those (another run may be writing beside them)."""
+    return f"{TEMP_PREFIX}{os.getpid() if pid is None else pid}-"
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     """A temporary file beside ``path`` (its name, empty) for the block to write: when the
@@ -444,7 +451,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(), suffix=".part", dir=target.parent)
         os.close(fd)
     except OSError as exc:
         raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from exc

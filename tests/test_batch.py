@@ -4,6 +4,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
+import signal
 import struct
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import cv2
 
+from faceguard import io
 from faceguard.batch import Job, plan_jobs, process_job, run_batch
 from faceguard.config import Config
 
@@ -23,6 +25,29 @@ def crash_on_poison(job: Job) -> dict:
     if "poison" in job.src:
         os._exit(139)
     return process_job(job)
+
+
+def killed_mid_write(job: Job) -> dict:
+    """Runs in a worker process: on 'poison' files, dies by SIGKILL while its temporary
+    output file exists (nothing in the worker can remove it)."""
+    if "poison" in job.src:
+        with io.atomic_output(job.dst):
+            os.kill(os.getpid(), signal.SIGKILL)
+    return process_job(job)
+
+
+def test_a_worker_killed_mid_write_leaves_no_temporary_file(tmp_path: Path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(src / f"{i}.png"), rng_image(i, 40, 40))
+    cv2.imwrite(str(src / "1_poison.png"), rng_image(99, 40, 40))
+    records: list[dict] = []
+    run_batch(plan_jobs(src, tmp_path / "out", Config()), workers=2, overwrite=False,
+              on_record=records.append, worker=killed_mid_write)
+    assert {Path(r["input"]).name: r["status"] for r in records} == {
+        "0.png": "ok", "1.png": "ok", "2.png": "ok", "1_poison.png": "error"}
+    assert written_names(tmp_path / "out") == ["0.png", "1.png", "2.png"]
 
 
 def test_a_crashing_worker_costs_only_its_own_file(tmp_path: Path):
