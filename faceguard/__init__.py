@@ -5,6 +5,7 @@ Public API::
     import faceguard
     result = faceguard.anonymize(image)                 # (H, W, 3) uint8 RGB in and out
     result = faceguard.process_file("in.jpg", "out.jpg", config=faceguard.Config(mode="pixelate"))
+    data, result = faceguard.clean_bytes(photo_bytes, "photo.jpg")  # encoded bytes in and out
 
 Importing faceguard loads no model; the detector is loaded on first use, once per process.
 """
@@ -20,11 +21,11 @@ from .errors import (
     UsageError,
     WriteError,
 )
-from .pipeline import anonymize, process_file
+from .pipeline import anonymize, clean_bytes, process_file
 from .types import Detection, Result
 
 __all__ = [
     "Config", "DecodeError", "Detection", "DetectionError", "FaceguardError", "MaskShape", "Mode",
     "OutputFormat", "RefusedImage", "Result", "UsageError", "WriteError", "anonymize",
-    "process_file", "__version__",
+    "clean_bytes", "process_file", "__version__",
 ]

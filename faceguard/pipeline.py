@@ -23,7 +23,7 @@ from .detect import cards as card_detection
 from .detect import text as ocr
 from .detect.faces import BASE_SIDE, FaceSearch, merged, search_faces
 from .detect.fields import SensitiveLine, sensitive_lines
-from .errors import DetectionError, FaceguardError, MetadataError
+from .errors import DecodeError, DetectionError, FaceguardError, MetadataError
 from .ledger import Ledger
 from .types import CardFinding, Detection, NearMiss, Result, TextFinding
 
@@ -227,12 +227,8 @@ def output_format_for(src_format: str, dst: str | os.PathLike, config: Config) -
 def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
                  config: Config | None = None, keep_pixels: bool = False,
                  ledger: Ledger | None = None) -> Result:
-    """Read ``src``, hide its faces, and write a metadata-free copy to ``dst`` atomically.
-
-    When no pixel has to change (no face found, or ``config.metadata_only``) and the format
-    allows it (JPEG, PNG, WebP stored upright), the metadata is dropped without re-encoding:
-    the compressed image data is copied byte for byte. Otherwise the pixels are re-encoded
-    (a JPEG with its own quantization tables and chroma subsampling).
+    """Read ``src``, hide its faces, and write a metadata-free copy to ``dst`` atomically
+    (the work itself: clean_bytes).
 
     Fail closed: if decoding, detection, encoding or the final check fails, a
     FaceguardError is raised and nothing is written at ``dst``. ``src`` is never modified.
@@ -242,14 +238,45 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     config = config or Config()
     if Path(src).resolve() == Path(dst).resolve():
         raise FaceguardError("refusing to overwrite the input with its output")
-    decoded = io.read_image(src, max_pixels=config.max_pixels,
-                            max_memory_mb=config.max_memory_mb)
+    try:
+        source = Path(src).read_bytes()
+    except OSError as exc:
+        raise DecodeError(f"cannot read file: {exc.strerror or exc}") from exc
+    data, result = clean_bytes(source, dst, config=config, keep_pixels=keep_pixels)
+    if ledger is not None:
+        ledger.promise(dst, result.output_sha256, result.input_sha256, config,
+                       findings={"faces": len(result.detections), "cards": len(result.cards),
+                                 "metadata_removed": result.metadata_removed})
+    io.write_atomic(dst, data)
+    result.output = str(dst)
+    return result
+
+
+def clean_bytes(source: bytes, dst_name: str | os.PathLike, *, config: Config | None = None,
+                keep_pixels: bool = False) -> tuple[bytes, Result]:
+    """The clean copy of the encoded image ``source`` (the bytes of a file) and what was
+    found: the one core that files, objects and cluster workers all run.
+
+    ``dst_name`` (a path or an object key) decides the output format by its suffix when
+    the config does not. When no pixel has to change (no face found, or
+    ``config.metadata_only``) and the format allows it (JPEG, PNG, WebP stored upright),
+    the metadata is dropped without re-encoding: the compressed image data is copied byte
+    for byte. A JPEG whose pixels change has only the changed blocks encoded anew
+    (jpeg_blocks); other outputs are re-encoded (a JPEG with its own quantization tables
+    and chroma subsampling).
+
+    Fail closed: any failure raises a FaceguardError and no bytes come back. The Result's
+    ``image`` (H, W, 3) uint8 RGB is kept only with ``keep_pixels``.
+    """
+    config = config or Config()
+    decoded = io.decode_image(source, max_pixels=config.max_pixels,
+                              max_memory_mb=config.max_memory_mb)
     if config.metadata_only:
         decoded.view(1)  # the pixel data must decode (at 1/8 scale for a JPEG: cheap)
         result = Result(image=None)
     else:
         result = anonymize_decoded(decoded, config)
-    fmt = output_format_for(decoded.format, dst, config)
+    fmt = output_format_for(decoded.format, dst_name, config)
     data = None
     if not result.changed and fmt == io.same_format(decoded.format):
         data = clean_losslessly(decoded, config)
@@ -265,15 +292,9 @@ def process_file(src: str | os.PathLike, dst: str | os.PathLike, *,
     result.output_sha256 = hashlib.sha256(data).hexdigest()
     # the input's own profile never goes out (a profile of our own may take its place)
     result.metadata_removed = list(decoded.metadata_found)
-    if ledger is not None:
-        ledger.promise(dst, result.output_sha256, result.input_sha256, config,
-                       findings={"faces": len(result.detections), "cards": len(result.cards),
-                                 "metadata_removed": result.metadata_removed})
-    io.write_atomic(dst, data)
-    result.output = str(dst)
     if not keep_pixels:
         result.image = None
-    return result
+    return data, result
 
 
 def clean_losslessly(decoded: io.DecodedImage, config: Config) -> bytes | None:
