@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,21 @@ def test_an_object_is_created_once_and_never_replaced_without_overwrite(s3):
     assert there.input_sha256 == "0" * 64 and there.md5 == storage.md5_hex(b"first")
     assert storage.put(where, b"third", create_only=False, input_sha256="2" * 64, options="z")
     assert s3.cat_file("clean/once/a.bin") == b"third"
+
+
+def test_a_video_in_a_bucket_is_cleaned_through_a_private_folder_that_goes_away(
+        s3, shared_data, metadata_leaks, tmp_path):
+    video = shared_data / "video" / "phone_asl_book.mp4"
+    s3.pipe_file("photos/videos/clip.mp4", video.read_bytes())
+    temporary = Path(tempfile.gettempdir())
+    before = set(temporary.glob(".faceguard-tmp-video-*"))
+    result = run_cli("s3://photos/videos/", "-o", "s3://clean/videos/", "--workers", "1",
+                     "--report", str(tmp_path / "r.jsonl"))
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in (tmp_path / "r.jsonl").read_text().splitlines()]
+    assert record["status"] == "ok" and record["video"]["frames"] > 0
+    out = tmp_path / "clip.mp4"
+    out.write_bytes(s3.cat_file("clean/videos/clip.mp4"))
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == record["output_sha256"]
+    assert metadata_leaks([out]) == {str(out): []}
+    assert set(temporary.glob(".faceguard-tmp-video-*")) == before
