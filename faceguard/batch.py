@@ -498,7 +498,7 @@ def _run_pool(pending: Iterator[Job], workers: int, emit: Callable[[dict], None]
     through a process pool; return the jobs lost to a crashed worker."""
     lost: list[Job] = []
     context = get_context("spawn")
-    waiting = _Peekable(pending)
+    waiting = Peekable(pending)
     while waiting.more():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
                                    initializer=_worker_init, initargs=(workers > 1,))
@@ -530,7 +530,7 @@ def _run_pool(pending: Iterator[Job], workers: int, emit: Callable[[dict], None]
     return lost
 
 
-class _Peekable(Iterator[Job]):
+class Peekable(Iterator[Job]):
     """An iterator that can say whether another item comes without losing it."""
 
     def __init__(self, items: Iterator[Job]) -> None:

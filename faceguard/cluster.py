@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import io, models
-from .batch import Job, Summary, _Peekable, crashed_record, process_job, to_run
+from .batch import Job, Peekable, Summary, crashed_record, process_job, to_run
 from .config import Config
 from .errors import FaceguardError, UsageError
 
@@ -119,7 +119,7 @@ def run_on_ray(jobs: Iterable[Job], *, address: str | None = None, actors: int |
     count = actors or max(1, int(ray.cluster_resources().get("CPU", 1) // cpus_per_actor))
     crew = _Crew(ray, count, cpus_per_actor, worker)
     try:
-        _drive(ray, crew, _Peekable(to_run(jobs, overwrite, emit)), emit)
+        _drive(ray, crew, Peekable(to_run(jobs, overwrite, emit)), emit)
     finally:
         crew.dismiss()
     summary.seconds = time.perf_counter() - started
@@ -157,7 +157,7 @@ class _Crew:
             self.ray.kill(actor, no_restart=True)
 
 
-def _drive(ray, crew: _Crew, waiting: _Peekable, emit: Callable[[dict], None]) -> None:
+def _drive(ray, crew: _Crew, waiting: Peekable, emit: Callable[[dict], None]) -> None:
     """Hand out ``waiting`` and the jobs to run again until every job has its record."""
     again: deque[Job] = deque()  # jobs whose actor died once
     crashes: dict[int, int] = {}

@@ -38,9 +38,9 @@ def ray_local(s3):
 
 @pytest.fixture(scope="module")
 def photos(shared_data) -> dict[str, Path]:
-    """Three photos of people and eight photos full of camera metadata, by name."""
+    """Three photos of people and three photos full of camera metadata, by name."""
     files = {Path(name).name: shared_data / name for name in FACE_PHOTOS}
-    metadata = sorted(p for p in (shared_data / "metadata").rglob("*.jpg"))[:8]
+    metadata = sorted(p for p in (shared_data / "metadata").rglob("*.jpg"))[:3]
     return {**files, **{f"meta-{p.name}": p for p in metadata}}
 
 

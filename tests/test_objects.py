@@ -8,12 +8,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import cv2
 import pytest
 from click.testing import CliRunner
 
 from faceguard import storage
+from faceguard.batch import Job, run_batch
 from faceguard.cli import main
+from faceguard.config import Config
 
+from .helpers import rng_image
 from .object_store import ACCESS_KEY, SECRET_KEY
 
 FACE_PHOTOS = ["faces/wider_full/0_Parade_Parade_0_12.jpg",
@@ -210,3 +214,41 @@ def test_a_video_in_a_bucket_is_cleaned_through_a_private_folder_that_goes_away(
     assert hashlib.sha256(out.read_bytes()).hexdigest() == record["output_sha256"]
     assert metadata_leaks([out]) == {str(out): []}
     assert set(temporary.glob(".faceguard-tmp-video-*")) == before
+
+
+def test_a_listing_is_read_page_by_page_as_the_workers_take_keys(s3, monkeypatch, tmp_path):
+    for i in range(12):
+        s3.pipe_file(f"photos/pages/{i:02d}.txt", b"x")
+    monkeypatch.setattr(storage, "PAGE", 5)
+    fs, pages = storage._s3(), []
+    listing = fs._call_s3
+
+    async def counted(method, *args, **kwargs):
+        pages.append(method)
+        return await listing(method, *args, **kwargs)
+
+    monkeypatch.setattr(fs, "_call_s3", counted)
+    keys = storage.list_keys("s3://photos/pages/")
+    assert [next(keys) for _ in range(5)] == [f"{i:02d}.txt" for i in range(5)]
+    assert pages == ["list_objects_v2"]  # one page asked for so far
+    assert list(keys) == [f"{i:02d}.txt" for i in range(5, 12)]
+    assert pages == ["list_objects_v2"] * 3
+
+
+def test_a_batch_takes_jobs_only_as_its_workers_have_room(tmp_path):
+    src = tmp_path / "a.png"
+    cv2.imwrite(str(src), rng_image(1, 32, 32))
+    taken, seen_when_first_done = [], []
+
+    def jobs():
+        for i in range(40):
+            taken.append(i)
+            yield Job(str(src), str(tmp_path / "out" / f"{i}.png"), Config(metadata_only=True))
+
+    def on_record(record: dict) -> None:
+        if not seen_when_first_done:
+            seen_when_first_done.append(len(taken))
+
+    summary = run_batch(jobs(), workers=1, overwrite=False, on_record=on_record)
+    assert summary.ok == 40
+    assert seen_when_first_done[0] <= 3  # 2 jobs in flight per worker, and one looked at
