@@ -38,9 +38,18 @@ def plan_object_jobs(input_location: str, output_location: str, config: Config, 
         raise UsageError("--rename uuid is refused for object storage and clusters: a random "
                          "name cannot be found again, so a re-run would write every file twice "
                          "(--rename hash hides names and resumes)")
+    if storage.is_remote(input_location) and storage.is_remote(output_location) and \
+            _inside(output_location, input_location):
+        raise UsageError(f"the output {output_location} is inside the input {input_location}: "
+                         "a run would list its own outputs as inputs")
     if not storage.is_remote(input_location) and not Path(input_location).exists():
         raise UsageError(f"{input_location}: not a folder or a file")
     return _object_jobs(input_location, output_location, config, rename, overwrite)
+
+
+def _inside(location: str, container: str) -> bool:
+    """True when the s3:// prefix ``location`` is ``container`` or lies under it."""
+    return (location.rstrip("/") + "/").startswith(container.rstrip("/") + "/")
 
 
 def _object_jobs(input_location: str, output_location: str, config: Config, rename: Rename,

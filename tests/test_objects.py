@@ -181,10 +181,12 @@ def test_a_bad_file_is_one_error_and_no_secret_is_written_anywhere(s3, face_file
     assert SECRET_KEY not in written and ACCESS_KEY not in written
 
 
-def test_a_missing_bucket_is_a_usage_error(s3):
+def test_a_missing_bucket_or_an_output_inside_the_input_is_a_usage_error(s3):
     result = run_cli("s3://no-such-bucket/in/", "-o", "s3://clean/x/")
     assert result.exit_code == 2
     assert "no-such-bucket" in result.output and SECRET_KEY not in result.output
+    inside = run_cli("s3://photos/", "-o", "s3://photos/clean")
+    assert inside.exit_code == 2 and "is inside the input" in inside.output
 
 
 def test_an_object_is_created_once_and_never_replaced_without_overwrite(s3):
