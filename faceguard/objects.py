@@ -109,8 +109,15 @@ def clean_object(job) -> dict:
     """Clean one input (a batch.Job whose source or output is an object); the record's
     fields as batch._process_job makes them. Raises FaceguardError for the caller to
     report."""
-    source = storage.read(job.src)
-    input_sha256 = hashlib.sha256(source).hexdigest()
+    with _input_of(job) as (source, folder):
+        return _clean(source, folder, job)
+
+
+def _clean(source: bytes | Path, folder: Path | None, job) -> dict:
+    """clean_object for the input's bytes, or (a video) its local file ``source`` in the
+    private ``folder`` where its output is written too."""
+    input_sha256 = hashlib.sha256(source).hexdigest() if isinstance(source, bytes) \
+        else io.file_sha256(source)
     dst = _hashed_name(job.dst, input_sha256) if job.rename_by_hash else job.dst
     options = options_fingerprint(job.config)
     create_only = True
@@ -124,7 +131,7 @@ def clean_object(job) -> dict:
         create_only = verdict is None  # stale: ours, of another input or other options
     else:
         create_only = False
-    data, fields = _cleaned(source, dst, job)
+    data, fields = _cleaned(source, dst, job, folder)
     if job.ledger is not None and not storage.is_remote(dst):  # promised before it appears
         Ledger(job.ledger).promise(dst, fields["output_sha256"], input_sha256, job.config)
     written = storage.put(dst, data, create_only=create_only, input_sha256=input_sha256,
@@ -169,10 +176,31 @@ def _hashed_name(dst: str, input_sha256: str) -> str:
     return f"{head}/{input_sha256[:32]}{PurePosixPath(name).suffix}"
 
 
-def _cleaned(source: bytes, dst: str, job) -> tuple[bytes, dict]:
-    """The clean bytes of ``source`` and the record's findings."""
-    if has_video_suffix(job.src):
-        return _cleaned_video(source, dst, job)
+@contextlib.contextmanager
+def _input_of(job) -> Iterator[tuple[bytes | Path, Path | None]]:
+    """The input: a photo's bytes in memory; a video as a local file (an object is
+    streamed into a private temporary folder, removed whatever happens, so a video of
+    gigabytes never sits in memory), with that folder for its output."""
+    if not has_video_suffix(job.src):
+        yield storage.read(job.src), None
+        return
+    folder = Path(tempfile.mkdtemp(prefix=io.TEMP_PREFIX + "video-"))
+    try:
+        source = Path(job.src)
+        if storage.is_remote(job.src):
+            source = folder / ("in" + PurePosixPath(job.src).suffix)
+            storage.download(job.src, source)
+        yield source, folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _cleaned(source: bytes | Path, dst: str, job, folder: Path | None
+             ) -> tuple[bytes | Path, dict]:
+    """The clean copy of ``source`` (bytes, or for a video a file in ``folder``) and the
+    record's findings."""
+    if isinstance(source, Path):
+        return _cleaned_video(source, folder / ("out" + PurePosixPath(dst).suffix), job)
     data, result = clean_bytes(source, dst, config=job.config)
     return data, result_fields(result)
 
@@ -187,22 +215,12 @@ def result_fields(result: Result) -> dict:
             "input_sha256": result.input_sha256, "output_sha256": result.output_sha256}
 
 
-def _cleaned_video(source: bytes, dst: str, job) -> tuple[bytes, dict]:
-    """A video through video.process_video, in a private temporary folder removed
-    whatever happens (a video is demuxed from a file, not from memory)."""
+def _cleaned_video(source: Path, out: Path, job) -> tuple[Path, dict]:
+    """A video through video.process_video, written to ``out``."""
     from .video import process_video
 
-    folder = tempfile.mkdtemp(prefix=io.TEMP_PREFIX + "video-")
-    try:
-        suffix = PurePosixPath(job.src).suffix
-        src, out = os.path.join(folder, "in" + suffix), os.path.join(folder, "out" + suffix)
-        with open(src, "wb") as fh:
-            fh.write(source)
-        result = process_video(src, out, config=job.config)
-        data = Path(out).read_bytes()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    return data, {"faces": result.tracks, "cards": result.documents,
-                  "metadata_removed": result.metadata_removed, "pixels": result.pixels,
-                  "video": result.to_json(), "input_sha256": result.input_sha256,
-                  "output_sha256": result.output_sha256}
+    result = process_video(source, out, config=job.config)
+    return out, {"faces": result.tracks, "cards": result.documents,
+                 "metadata_removed": result.metadata_removed, "pixels": result.pixels,
+                 "video": result.to_json(), "input_sha256": result.input_sha256,
+                 "output_sha256": result.output_sha256}

@@ -105,6 +105,19 @@ def read(location: str) -> bytes:
         raise DecodeError(f"cannot read: {_reason(exc)}") from exc
 
 
+def download(location: str, path: Path) -> None:
+    """Stream the object ``location`` into the local file ``path`` (DecodeError naming why
+    not)."""
+    from .errors import DecodeError
+
+    try:
+        _s3().get_file(location[len(SCHEME):], str(path))
+    except FileNotFoundError as exc:
+        raise DecodeError("cannot read: no such object") from exc
+    except OSError as exc:
+        raise DecodeError(f"cannot read: {_reason(exc)}") from exc
+
+
 def existing(location: str) -> Existing | None:
     """What is at the output ``location`` now: None when nothing is."""
     if not is_remote(location):
@@ -124,17 +137,22 @@ def existing(location: str) -> Existing | None:
                     etag if "-" not in etag else None)
 
 
-def put(location: str, data: bytes, *, create_only: bool, input_sha256: str,
+def put(location: str, data: bytes | Path, *, create_only: bool, input_sha256: str,
         options: str) -> bool:
-    """Write ``data`` at ``location`` whole or not at all; False when ``create_only`` and
-    something is there already (nothing written). An object carries the input's SHA-256
-    and the options' fingerprint in its metadata (what a resumed job judges it by)."""
+    """Write ``data`` (bytes, or the content of a local file, streamed) at ``location``
+    whole or not at all; False when ``create_only`` and something is there already
+    (nothing written). An object carries the input's SHA-256 and the options' fingerprint
+    in its metadata (what a resumed job judges it by)."""
     if not is_remote(location):
         return _put_file(location, data, create_only=create_only)
     meta = {"faceguard-input-sha256": input_sha256, "faceguard-options": options}
+    mode = "create" if create_only else "overwrite"
+    key = location[len(SCHEME):]
     try:
-        _s3().pipe_file(location[len(SCHEME):], data, mode="create" if create_only else "overwrite",
-                        Metadata=meta)
+        if isinstance(data, Path):
+            _s3().put_file(str(data), key, mode=mode, Metadata=meta)
+        else:
+            _s3().pipe_file(key, data, mode=mode, Metadata=meta)
     except OSError as exc:
         if create_only and _precondition_failed(exc):
             return False
@@ -186,16 +204,25 @@ def staged(location: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def md5_hex(data: bytes) -> str:
-    """The ETag S3 gives an object written by one PUT (not multipart, not SSE-KMS)."""
-    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+def md5_hex(data: bytes | Path) -> str:
+    """The ETag S3 gives an object written by one PUT (not multipart, not SSE-KMS) of
+    ``data`` (bytes, or a local file's content)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    if isinstance(data, Path):
+        with open(data, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    else:
+        digest.update(data)
+    return digest.hexdigest()
 
 
-def _put_file(path: str, data: bytes, *, create_only: bool) -> bool:
+def _put_file(path: str, data: bytes | Path, *, create_only: bool) -> bool:
     """A local output: written to a temporary file, then renamed into place (or, when
     ``create_only``, hard-linked, which fails if the name exists)."""
     if not create_only:
-        io.write_atomic(path, data)
+        with io.atomic_output(path) as tmp:
+            _write(tmp, data)
         return True
     target = Path(path)
     try:
@@ -204,9 +231,9 @@ def _put_file(path: str, data: bytes, *, create_only: bool) -> bool:
     except OSError as exc:
         raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        os.close(fd)
+        _write(tmp, data)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         umask = os.umask(0)
         os.umask(umask)
@@ -220,6 +247,15 @@ def _put_file(path: str, data: bytes, *, create_only: bool) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     return True
+
+
+def _write(path: str, data: bytes | Path) -> None:
+    """Fill the file ``path`` with ``data`` (bytes, or a copy of a local file)."""
+    if isinstance(data, Path):
+        shutil.copyfile(data, path)
+    else:
+        with open(path, "wb") as fh:
+            fh.write(data)
 
 
 def _storage_call(url: str, call):

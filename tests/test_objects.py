@@ -254,3 +254,20 @@ def test_a_batch_takes_jobs_only_as_its_workers_have_room(tmp_path):
     summary = run_batch(jobs(), workers=1, overwrite=False, on_record=on_record)
     assert summary.ok == 40
     assert seen_when_first_done[0] <= 3  # 2 jobs in flight per worker, and one looked at
+
+
+def test_a_video_object_is_streamed_through_a_file_never_read_whole(s3, shared_data, monkeypatch,
+                                                                    tmp_path):
+    from faceguard.objects import clean_object
+
+    video = shared_data / "video" / "phone_asl_book.mp4"
+    s3.pipe_file("photos/stream/clip.mp4", video.read_bytes())
+    monkeypatch.setattr(storage, "read", lambda location: pytest.fail(f"{location} read whole"))
+    out = tmp_path / "out"
+    record = clean_object(Job("s3://photos/stream/clip.mp4", str(out / "clip.mp4"), Config(),
+                              ledger=str(out)))
+    assert record["status"] == "ok" and record["video"]["frames"] > 0
+    assert hashlib.sha256((out / "clip.mp4").read_bytes()).hexdigest() == record["output_sha256"]
+    again = clean_object(Job("s3://photos/stream/clip.mp4", str(out / "clip.mp4"), Config(),
+                             ledger=str(out)))
+    assert again["status"] == "skipped"  # the local folder's ledger knows it
