@@ -29,7 +29,7 @@ from . import io, models, storage
 from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .ledger import Ledger, Verdict
-from .objects import clean_object, result_fields
+from .objects import clean_object, result_fields, video_fields
 from .pipeline import process_file
 from .video import has_video_suffix, process_video
 
@@ -304,10 +304,7 @@ def _video_record(job: Job, ledger: Ledger | None) -> dict:
     cards) and what the video was (frames, audio, streams dropped)."""
     result = process_video(job.src, job.dst, config=job.config, ledger=ledger,
                            progress=_progress_line(Path(job.src).name) if job.progress else None)
-    return {"status": "ok", "output": result.output, "faces": result.tracks,
-            "cards": result.documents, "metadata_removed": result.metadata_removed,
-            "pixels": result.pixels, "video": result.to_json(),
-            "input_sha256": result.input_sha256, "output_sha256": result.output_sha256}
+    return {"status": "ok", "output": result.output, **video_fields(result)}
 
 
 PROGRESS_EVERY = 10.0  # seconds between two progress lines of one video

@@ -444,10 +444,13 @@ def temp_prefix(pid: int | None = None) -> str:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[str]:
+def atomic_output(path: str | os.PathLike, *, exclusive: bool = False) -> Iterator[str]:
     """A temporary file beside ``path`` (its name, empty) for the block to write: when the
     block ends, the file is fsynced and renamed to ``path``; when it fails or is interrupted,
-    the file is removed and nothing appears at ``path`` (OSError becomes WriteError)."""
+    the file is removed and nothing appears at ``path`` (OSError becomes WriteError).
+
+    exclusive : hard-link the file to ``path`` instead of renaming it, which fails with
+        FileExistsError (passed on as it is, nothing written) when ``path`` exists."""
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -462,13 +465,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[str]:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        if exclusive:
+            os.link(tmp, target)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and not (exclusive and isinstance(exc, FileExistsError)):
             raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from exc
         raise
 

@@ -120,17 +120,14 @@ def _clean(source: bytes | Path, folder: Path | None, job) -> dict:
         else io.file_sha256(source)
     dst = _hashed_name(job.dst, input_sha256) if job.rename_by_hash else job.dst
     options = options_fingerprint(job.config)
-    create_only = True
-    if not job.overwrite:
-        verdict = _verdict(dst, input_sha256, options, job)
-        if verdict is Verdict.OURS:
-            return {"status": "skipped", "output": dst, "input_sha256": input_sha256}
-        if verdict is Verdict.FOREIGN:
-            raise FaceguardError(f"{dst} already exists and is not faceguard's output of this "
-                                 "file; left as it is (--overwrite replaces it)")
-        create_only = verdict is None  # stale: ours, of another input or other options
-    else:
-        create_only = False
+    verdict = None if job.overwrite else _verdict(dst, input_sha256, options, job)
+    if verdict is Verdict.OURS:
+        return {"status": "skipped", "output": dst, "input_sha256": input_sha256}
+    if verdict is Verdict.FOREIGN:
+        raise FaceguardError(f"{dst} already exists and is not faceguard's output of this "
+                             "file; left as it is (--overwrite replaces it)")
+    # written only where nothing is; a stale output of ours, or --overwrite, is replaced
+    create_only = verdict is None and not job.overwrite
     data, fields = _cleaned(source, dst, job, folder)
     if job.ledger is not None and not storage.is_remote(dst):  # promised before it appears
         Ledger(job.ledger).promise(dst, fields["output_sha256"], input_sha256, job.config)
@@ -219,8 +216,13 @@ def _cleaned_video(source: Path, out: Path, job) -> tuple[Path, dict]:
     """A video through video.process_video, written to ``out``."""
     from .video import process_video
 
-    result = process_video(source, out, config=job.config)
-    return out, {"faces": result.tracks, "cards": result.documents,
-                 "metadata_removed": result.metadata_removed, "pixels": result.pixels,
-                 "video": result.to_json(), "input_sha256": result.input_sha256,
-                 "output_sha256": result.output_sha256}
+    return out, video_fields(process_video(source, out, config=job.config))
+
+
+def video_fields(result) -> dict:
+    """The findings of an ok record for a video (a video.VideoResult): tracks as faces,
+    documents as cards, and what the video was (frames, audio, streams dropped)."""
+    return {"faces": result.tracks, "cards": result.documents,
+            "metadata_removed": result.metadata_removed, "pixels": result.pixels,
+            "video": result.to_json(), "input_sha256": result.input_sha256,
+            "output_sha256": result.output_sha256}

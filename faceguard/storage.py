@@ -96,9 +96,7 @@ def read(location: str) -> bytes:
     from .errors import DecodeError
 
     try:
-        if is_remote(location):
-            return _s3().cat_file(location[len(SCHEME):])
-        return Path(location).read_bytes()
+        return _fetch(location)
     except FileNotFoundError as exc:
         raise DecodeError("cannot read: no such file or object") from exc
     except OSError as exc:
@@ -175,8 +173,7 @@ def read_if_any(location: str) -> bytes:
     """The bytes at ``location``, or none when nothing is there (WriteError when it
     cannot be read: a report must not be started afresh over one that exists)."""
     try:
-        return _s3().cat_file(location[len(SCHEME):]) if is_remote(location) \
-            else Path(location).read_bytes()
+        return _fetch(location)
     except FileNotFoundError:
         return b""
     except OSError as exc:
@@ -204,6 +201,13 @@ def staged(location: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _fetch(location: str) -> bytes:
+    """The bytes of a file or an object (OSError as the file system or s3fs raise it)."""
+    if is_remote(location):
+        return _s3().cat_file(location[len(SCHEME):])
+    return Path(location).read_bytes()
+
+
 def md5_hex(data: bytes | Path) -> str:
     """The ETag S3 gives an object written by one PUT (not multipart, not SSE-KMS) of
     ``data`` (bytes, or a local file's content)."""
@@ -219,33 +223,12 @@ def md5_hex(data: bytes | Path) -> str:
 
 def _put_file(path: str, data: bytes | Path, *, create_only: bool) -> bool:
     """A local output: written to a temporary file, then renamed into place (or, when
-    ``create_only``, hard-linked, which fails if the name exists)."""
-    if not create_only:
-        with io.atomic_output(path) as tmp:
+    ``create_only``, hard-linked, which fails if the name exists: False)."""
+    try:
+        with io.atomic_output(path, exclusive=create_only) as tmp:
             _write(tmp, data)
-        return True
-    target = Path(path)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=io.temp_prefix(), suffix=".part", dir=target.parent)
-    except OSError as exc:
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    try:
-        os.close(fd)
-        _write(tmp, data)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.link(tmp, target)
     except FileExistsError:
         return False
-    except OSError as exc:
-        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
     return True
 
 
