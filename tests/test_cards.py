@@ -18,6 +18,7 @@ from faceguard.cli import main
 from faceguard.core import quads as q
 from faceguard.detect import text as ocr
 from faceguard.detect.numbers import find_numbers
+from faceguard.models import OpenVinoNetwork
 from faceguard.pipeline import anonymize, process_file
 from tests import scenes
 
@@ -94,6 +95,31 @@ def test_a_card_in_a_scene_is_found_and_its_numbers_hidden(kind):
     # and OCR reads no identity number in the output any more
     assert not [m for line in ocr.read_text(result.image) for m in find_numbers(line.text)
                 if m.kind in ("id", "card", "mrz")]
+
+
+def test_the_text_networks_read_on_openvino_as_on_onnxruntime(monkeypatch):
+    """OpenVINO replaces onnxruntime for the PP-OCR networks only because its outputs are
+    the same: the same lines, in the same places, read the same, on a passport scene."""
+    rng = np.random.default_rng(5)
+    scene = scenes.make_scene(rng, _plain_background(rng), kind="passport", occlude=0.0)
+
+    def lines_and_engine():
+        ocr._engine.cache_clear()
+        lines = ocr.read_text(scene.image)
+        return lines, ocr._engine()
+
+    on_openvino, engine = lines_and_engine()
+    assert isinstance(engine.text_det.infer, OpenVinoNetwork)
+    assert isinstance(engine.text_rec.session, OpenVinoNetwork)
+    monkeypatch.setattr(ocr, "openvino_available", lambda: False)
+    on_onnxruntime, engine = lines_and_engine()
+    ocr._engine.cache_clear()
+    assert not isinstance(engine.text_det.infer, OpenVinoNetwork)
+    assert len(on_openvino) >= 5
+    assert [line.text for line in on_openvino] == [line.text for line in on_onnxruntime]
+    for a, b in zip(on_openvino, on_onnxruntime):
+        assert np.abs(a.quad - b.quad).max() <= 0.5
+        assert abs(a.confidence - b.confidence) <= 1e-3
 
 
 def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():

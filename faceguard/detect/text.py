@@ -1,4 +1,5 @@
-"""Text lines: PP-OCRv4 detection and recognition through rapidocr-onnxruntime.
+"""Text lines: PP-OCRv4 detection and recognition through rapidocr-onnxruntime, whose
+networks run on OpenVINO where it is installed (``_run_on_openvino``).
 
 The models (Chinese + English detection, recognition and a 180-degree direction
 classifier) ship inside the rapidocr-onnxruntime 1.4.4 wheel; nothing is downloaded. The
@@ -18,6 +19,7 @@ import contextlib
 import functools
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,7 +27,7 @@ import numpy as np
 from ..core.graph import components
 from ..core.quads import order_quad
 from ..errors import DetectionError
-from ..models import no_spinning, thread_limit
+from ..models import OpenVinoNetwork, no_spinning, openvino_available, thread_limit
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,30 @@ def _engine():
     with _sessions_without_spinning():
         engine = RapidOCR(**({"intra_op_num_threads": limit, "inter_op_num_threads": 1}
                              if limit else {}))
+    if openvino_available():
+        _run_on_openvino(engine)
     # we size the image ourselves; the detector must not rescale it again
     engine.text_det.limit_type = "max"
     engine.text_det.limit_side_len = 100_000
     engine.text_det.postprocess_op.box_thresh = 0.5
     return engine
+
+
+# the networks inside the rapidocr-onnxruntime 1.4.4 wheel
+DETECTOR, CLASSIFIER, RECOGNIZER = ("ch_PP-OCRv4_det_infer.onnx", "ch_ppocr_mobile_v2.0_cls_infer.onnx",
+                                    "ch_PP-OCRv4_rec_infer.onnx")
+
+
+def _run_on_openvino(engine) -> None:
+    """Run the engine's three networks on OpenVINO instead of its onnxruntime sessions (the
+    same files, the same outputs, 1.7-2.5x less CPU; ``models.OpenVinoNetwork``). The
+    recognizer's session has already given the engine its character list."""
+    import rapidocr_onnxruntime
+
+    folder = Path(rapidocr_onnxruntime.__file__).parent / "models"
+    engine.text_det.infer = OpenVinoNetwork(folder / DETECTOR)
+    engine.text_cls.infer = OpenVinoNetwork(folder / CLASSIFIER)
+    engine.text_rec.session = OpenVinoNetwork(folder / RECOGNIZER)
 
 
 @contextlib.contextmanager
