@@ -188,6 +188,20 @@ def test_an_outline_whose_print_shows_no_digit_is_not_read_again(monkeypatch):
     assert reads
 
 
+def test_a_photo_with_one_line_of_print_is_not_searched_for_outlines(monkeypatch):
+    """A card holds two lines of print or more and so does a page: where the whole image
+    shows one line (a shop sign, a shirt), no outline is looked for and nothing is read;
+    where it shows two, the search goes on."""
+    from faceguard.detect import cards
+    looked = []
+    real = cards.quad_candidates
+    monkeypatch.setattr(cards, "quad_candidates", lambda *a, **k: (looked.append(1), real(*a, **k))[1])
+    assert cards.find_documents(_placard("CALL 0800 555 0199")) == []
+    assert looked == []
+    cards.find_documents(_placard("CALL 0800 555 0199", "JOIN US"))
+    assert looked
+
+
 def test_cards_off_and_text_off_leave_a_card_alone():
     rng = np.random.default_rng(3)
     scene = scenes.make_scene(rng, _plain_background(rng), kind="cn_id", occlude=0.0)

@@ -63,6 +63,9 @@ FRAME_MIN_LINES = 2       # text lines outside documents before the frame is rea
 SPILL_MIN, SPILL_MAX = 0.2, 0.95  # share of a line inside a document for it to "spill" over
 COMPLETE_MIN_LINES = 3    # lines of print for a side beyond the image to be completed
 ADJACENT_LINES = 2.5      # line heights beyond a document's outline where its print is still hidden
+# fewer lines of print than this in the whole image: no document can be among them (a card
+# holds CARD_MIN_LINES, a page FRAME_MIN_LINES), so nothing more is looked at
+MIN_LINES = min(CARD_MIN_LINES, FRAME_MIN_LINES)
 # kinds that make a text-only (borderless) frame a document
 DOCUMENT_NUMBERS = {"id", "card", "mrz"}
 
@@ -569,7 +572,7 @@ def find_documents(image: np.ndarray | Callable[[], np.ndarray], *, view: np.nda
     else:
         preview, to_preview = ocr.resized(full(), LINES_SIDE, max_upscale=1.0)
     preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
-    if len(preview_lines) == 0:  # a document is found by the print inside it, a page by its lines
+    if len(preview_lines) < MIN_LINES:  # no outline can hold enough print, no frame be a page
         return []
     if _runs_sideways(preview_lines):
         turned_preview = np.ascontiguousarray(np.rot90(preview, 1))  # a quarter turn anticlockwise
@@ -618,7 +621,7 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
                   to_preview: float, preview_lines: np.ndarray) -> list[Document]:
     """find_documents on an image of ``size`` (W, H), returned by ``full``, whose print
     runs across it."""
-    if len(preview_lines) == 0:
+    if len(preview_lines) < MIN_LINES:
         return []
     lines = preview_lines / to_preview
     # every line of print is read once, at full resolution, when an outline or the frame
