@@ -122,6 +122,19 @@ def test_the_text_networks_read_on_openvino_as_on_onnxruntime(monkeypatch):
         assert abs(a.confidence - b.confidence) <= 1e-3
 
 
+def test_the_detectors_input_made_in_one_pass_is_rapidocrs():
+    """The text detector's input, made by OpenCV in one pass, is what rapidocr's own
+    float64 steps make from the same image (to float32 rounding), shape and layout too."""
+    from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
+    image = np.random.default_rng(2).integers(0, 256, (701, 1013, 3), dtype=np.uint8)
+    detector = ocr._engine().text_det
+    ours = detector.get_preprocess(1013)(image)
+    theirs = DetPreProcess(1500, "max", detector.mean, detector.std)(image)
+    assert ours.shape == theirs.shape == (1, 3, 704, 1024) and ours.dtype == np.float32
+    assert ours.flags["C_CONTIGUOUS"]
+    assert np.abs(ours - theirs).max() <= 1e-6
+
+
 def test_fields_policy_hides_the_numbers_but_keeps_the_rest_of_the_card():
     rng = np.random.default_rng(11)
     scene = scenes.make_scene(rng, _plain_background(rng), kind="bank", occlude=0.0)
