@@ -18,6 +18,7 @@ from faceguard.cli import main
 from faceguard.core import quads as q
 from faceguard.detect import text as ocr
 from faceguard.detect.numbers import find_numbers
+from faceguard.errors import DetectionError
 from faceguard.models import OpenVinoNetwork
 from faceguard.pipeline import anonymize, process_file
 from tests import scenes
@@ -120,6 +121,23 @@ def test_the_text_networks_read_on_openvino_as_on_onnxruntime(monkeypatch):
     for a, b in zip(on_openvino, on_onnxruntime):
         assert np.abs(a.quad - b.quad).max() <= 0.5
         assert abs(a.confidence - b.confidence) <= 1e-3
+
+
+def test_text_is_still_read_where_openvino_cannot_compile(monkeypatch):
+    """OpenVINO failing on a machine (a CPU it cannot compile for) leaves the text
+    networks on onnxruntime: print is still read, nothing fails."""
+    from faceguard import models
+
+    def refuse(self, path):
+        raise DetectionError(f"cannot load {path.name}: no plugin for this CPU")
+    monkeypatch.setattr(models.OpenVinoNetwork, "__init__", refuse)
+    ocr._engine.cache_clear()
+    try:
+        engine = ocr._engine()
+        assert not isinstance(engine.text_det.infer, OpenVinoNetwork)
+        assert any("0800" in line.text for line in ocr.read_text(_placard("CALL 0800 555 0199")))
+    finally:
+        ocr._engine.cache_clear()
 
 
 def test_the_detectors_input_made_in_one_pass_is_rapidocrs():

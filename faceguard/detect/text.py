@@ -71,13 +71,17 @@ DETECTOR, CLASSIFIER, RECOGNIZER = ("ch_PP-OCRv4_det_infer.onnx", "ch_ppocr_mobi
 def _run_on_openvino(engine) -> None:
     """Run the engine's three networks on OpenVINO instead of its onnxruntime sessions (the
     same files, the same outputs, 1.7-2.5x less CPU; ``models.OpenVinoNetwork``). The
-    recognizer's session has already given the engine its character list."""
+    recognizer's session has already given the engine its character list. Where OpenVINO
+    cannot compile them, the engine keeps its onnxruntime sessions."""
     import rapidocr_onnxruntime
 
     folder = Path(rapidocr_onnxruntime.__file__).parent / "models"
-    engine.text_det.infer = OpenVinoNetwork(folder / DETECTOR)
-    engine.text_cls.infer = OpenVinoNetwork(folder / CLASSIFIER)
-    engine.text_rec.session = OpenVinoNetwork(folder / RECOGNIZER)
+    try:
+        networks = [OpenVinoNetwork(folder / name) for name in (DETECTOR, CLASSIFIER, RECOGNIZER)]
+    except DetectionError as exc:  # a CPU OpenVINO cannot compile for: onnxruntime's sessions stay
+        log.warning("text networks stay on onnxruntime: %s", exc)
+        return
+    engine.text_det.infer, engine.text_cls.infer, engine.text_rec.session = networks
 
 
 def _prepare_in_one_pass(detector) -> None:
