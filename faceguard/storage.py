@@ -211,14 +211,10 @@ def _fetch(location: str) -> bytes:
 def md5_hex(data: bytes | Path) -> str:
     """The ETag S3 gives an object written by one PUT (not multipart, not SSE-KMS) of
     ``data`` (bytes, or a local file's content)."""
-    digest = hashlib.md5(usedforsecurity=False)
     if isinstance(data, Path):
         with open(data, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    else:
-        digest.update(data)
-    return digest.hexdigest()
+            return hashlib.file_digest(fh, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
 def _put_file(path: str, data: bytes | Path, *, create_only: bool) -> bool:

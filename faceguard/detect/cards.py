@@ -572,8 +572,6 @@ def find_documents(image: np.ndarray | Callable[[], np.ndarray], *, view: np.nda
     else:
         preview, to_preview = ocr.resized(full(), LINES_SIDE, max_upscale=1.0)
     preview_lines = ocr.find_lines(preview, side=LINES_SIDE)
-    if len(preview_lines) < MIN_LINES:  # no outline can hold enough print, no frame be a page
-        return []
     if _runs_sideways(preview_lines):
         turned_preview = np.ascontiguousarray(np.rot90(preview, 1))  # a quarter turn anticlockwise
         found = _find_upright(_once(lambda: np.ascontiguousarray(np.rot90(full(), 1))), (height, width),
@@ -621,7 +619,7 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
                   to_preview: float, preview_lines: np.ndarray) -> list[Document]:
     """find_documents on an image of ``size`` (W, H), returned by ``full``, whose print
     runs across it."""
-    if len(preview_lines) < MIN_LINES:
+    if len(preview_lines) < MIN_LINES:  # no outline can hold enough print, no frame be a page
         return []
     lines = preview_lines / to_preview
     # every line of print is read once, at full resolution, when an outline or the frame
