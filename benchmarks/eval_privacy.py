@@ -25,10 +25,33 @@ A face the pipeline hid (its annotation overlaps a reported face box, IoU >= 0.3
             finds a face there (IoU >= 0.3): utility for the synthetic mode, counted over
             the faces that got the mode itself (not the pixelation fallback)
 
+Realism (issue 18), on the same scored faces, inside dlib's box on the original:
+
+  donors    the share of anonymized faces whose descriptor lies 0.6 or more from the
+            original of every other scored face of the same image (the real faces a
+            synthetic surrogate may have borrowed from; a surrogate nearer than 0.6 to one
+            of them re-identifies a donor). The originals themselves give the control:
+            how often two different people of one image already lie that far apart
+  high-frequency ratio
+            the fine grain of the grey face (the median absolute difference from itself
+            blurred with a sigma of 1/64 of the box, inside the box's central 70%, where
+            skin is; the median ignores the few strong edges of eyes and mouth),
+            anonymized over original, median over faces: near 1 the face keeps the
+            photo's own grain and noise, near 0 it is smooth (a blur; a clay mask)
+  Lab       the mean absolute change of the face's mean L, a and b (CIE Lab, 0-255
+            scale), and its spread of L anonymized over original (median)
+  Frechet   the Frechet distance between the descriptors of the even-numbered anonymized
+            faces and those of the odd-numbered originals (a Gaussian fitted to each set
+            of 128-d descriptors; other people, so identity plays no part): lower is more
+            like a population of real faces. The floor is the same measure with the even
+            originals in place of the anonymized faces (sets of the same size)
+
 Faces the pipeline did not hide are counted apart (detection recall is issue 3's measure).
 dlib comes from dlib-bin and its model files from face-recognition-models, loaded by path
 (that package's __init__ imports pkg_resources, which recent setuptools no longer ship).
-The last lines have the form ``synthetic: reid 1.2% detected 95.0% (n=97)``.
+The last lines have the form ``synthetic: reid 1.2% detected 95.0% (n=97)``, then
+``synthetic: donors beyond 0.6 99.1% (n=54)`` and ``synthetic: high-frequency ratio 0.93
+(blur 0.12)``.
 """
 from __future__ import annotations
 
@@ -39,6 +62,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +141,43 @@ def matched(truth: np.ndarray, found: list) -> np.ndarray:
     return np.where(overlap.max(1) >= MATCH_IOU, overlap.argmax(1), -1)
 
 
+def _face_crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The pixels (h, w, 3) uint8 RGB of ``box`` (x0, y0, x1, y1), clipped to the image."""
+    height, width = image.shape[:2]
+    x0, y0 = max(int(round(box[0])), 0), max(int(round(box[1])), 0)
+    x1, y1 = min(int(round(box[2])), width), min(int(round(box[3])), height)
+    return image[y0:y1, x0:x1]
+
+
+def high_frequency(crop: np.ndarray) -> float:
+    """The fine grain of a face ``crop`` (RGB uint8): the median absolute difference of its
+    grey from itself blurred (sigma 1/64 of its side), inside its central 70%."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    sigma = max(max(grey.shape) / 64, 0.8)
+    detail = np.abs(grey - cv2.GaussianBlur(grey, (0, 0), sigma))
+    height, width = detail.shape
+    inner = detail[int(0.15 * height):int(0.85 * height), int(0.15 * width):int(0.85 * width)]
+    return float(np.median(inner))
+
+
+def lab_statistics(crop: np.ndarray) -> np.ndarray:
+    """(4,) the mean L, a, b of ``crop`` (RGB uint8; OpenCV's 0-255 Lab) and the spread of L."""
+    lab = cv2.cvtColor(crop, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float64)
+    return np.append(lab.mean(axis=0), lab[:, 0].std())
+
+
+def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """The Frechet distance between Gaussians fitted to two sets of descriptors (N, D):
+    |mu1 - mu2|^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2), the trace of the root computed from the
+    eigenvalues of S1^1/2 S2 S1^1/2 (symmetric, so numpy alone suffices)."""
+    mu1, mu2 = first.mean(axis=0), second.mean(axis=0)
+    s1, s2 = np.cov(first, rowvar=False), np.cov(second, rowvar=False)
+    values, vectors = np.linalg.eigh(s1)
+    root1 = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root1 @ s2 @ root1), 0, None)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * cross)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -148,10 +209,21 @@ def main() -> int:
     print(f"{found} annotated faces of {MIN_SIZE} px and more that dlib finds; {blank} of them "
           f"within {SAME_PERSON} of a blank grey control, set aside; {total} scored, "
           f"in {len(names)} images")
-    lines = []
+    lines, realism = [], []
+    originals_described = np.stack([d for name in names for d in reference[name]])
+    floor = frechet_distance(originals_described[0::2], originals_described[1::2])
+    apart_control = [np.linalg.norm(np.stack([o for k, o in enumerate(reference[name]) if k != j]) - d,
+                                    axis=1).min() >= SAME_PERSON
+                     for name in names for j, d in enumerate(reference[name]) if len(reference[name]) > 1]
+    print(f"  originals: donors beyond {SAME_PERSON} {100 * np.mean(apart_control):.1f}% "
+          f"(n={len(apart_control)}): different people of one image already told apart")
+    first_index = dict(zip(names, np.cumsum([0] + [len(reference[name]) for name in names])))
+    high_frequency_ratios = {}
     for mode in args.modes.split(","):
         config = Config(mode=mode, cards="off", text="off")
         reid = detected = scored = missed = fallback = rank1 = 0
+        donors_apart = donors_scored = 0
+        ratios, lab_changes, described = [], [], []
         gallery = np.stack([d for name in names for d in reference[name]])
         started = time.perf_counter()
         for name in names:
@@ -171,8 +243,20 @@ def main() -> int:
                 distance = np.linalg.norm(anonymized - reference[name][j])
                 reid += distance < SAME_PERSON
                 rank1 += np.linalg.norm(gallery - anonymized, axis=1).min() >= distance
-                if treatment == "pixelate-noise":
+                if treatment == "pixelate-noise":  # the fallback is no surrogate to judge
                     continue
+                if (first_index[name] + j) % 2 == 0:  # compared with the odd originals
+                    described.append(anonymized)
+                before = _face_crop(image, dlib_boxes[name][j])
+                after_crop = _face_crop(result.image, dlib_boxes[name][j])
+                ratios.append(high_frequency(after_crop) / max(high_frequency(before), 1e-6))
+                lab_before, lab_after = lab_statistics(before), lab_statistics(after_crop)
+                lab_changes.append(np.append(np.abs(lab_after[:3] - lab_before[:3]),
+                                             lab_after[3] / max(lab_before[3], 1e-6)))
+                others = [d for k, d in enumerate(reference[name]) if k != j]
+                if others:
+                    donors_scored += 1
+                    donors_apart += np.linalg.norm(np.stack(others) - anonymized, axis=1).min() >= SAME_PERSON
                 detected += still[j] >= 0
         seconds = time.perf_counter() - started
         print(f"  {mode}: {scored} faces hidden and scored, {missed} not hidden by the detector, "
@@ -181,7 +265,25 @@ def main() -> int:
               flush=True)
         lines.append(f"{mode}: reid {100 * reid / max(scored, 1):.1f}% "
                      f"detected {100 * detected / max(scored - fallback, 1):.1f}% (n={scored})")
-    print("\n".join(lines))
+        if not described:
+            continue
+        high_frequency_ratios[mode] = float(np.median(ratios))
+        changes = np.stack(lab_changes)
+        print(f"  {mode}: realism: high-frequency ratio {high_frequency_ratios[mode]:.2f}; Lab mean change "
+              f"L {changes[:, 0].mean():.1f} a {changes[:, 1].mean():.1f} b {changes[:, 2].mean():.1f}, "
+              f"L spread ratio {np.median(changes[:, 3]):.2f}; Frechet distance to the originals "
+              f"{frechet_distance(np.stack(described), originals_described[1::2]):.3f} "
+              f"(the originals' own: {floor:.3f})", flush=True)
+        print(f"  {mode}: donors beyond {SAME_PERSON} {100 * donors_apart / max(donors_scored, 1):.1f}% "
+              f"(n={donors_scored})")
+        if mode == "synthetic":
+            realism.append(f"synthetic: donors beyond {SAME_PERSON} "
+                           f"{100 * donors_apart / max(donors_scored, 1):.1f}% (n={donors_scored})")
+    if "synthetic" in high_frequency_ratios:
+        blur = high_frequency_ratios.get("blur")
+        realism.append(f"synthetic: high-frequency ratio {high_frequency_ratios['synthetic']:.2f}"
+                       + (f" (blur {blur:.2f})" if blur is not None else ""))
+    print("\n".join(lines + realism))
     return 0
 
 
