@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from faceguard.anonymize import face_bank, face_shape
+from faceguard.anonymize import synthetic as synthetic_faces
 from faceguard.anonymize.synthetic import FALLBACK, SYNTHETIC, Synthetic
 from faceguard.cli import main
 from faceguard.config import Config
@@ -206,3 +207,17 @@ def test_a_mesh_that_misses_the_centre_of_the_detected_face_is_refused():
     assert _core_cover(covered, np.float32([120, 20, 180, 80]), (100, 0)) == 1.0  # frame offset
     assert _core_cover(covered, np.float32([120, 20, 180, 80]), (0, 0)) == 0.0  # beside it
     assert _core_cover(covered, np.float32([60, 20, 120, 80]), (0, 0)) < 0.9  # half outside
+
+
+def test_the_surrogates_grain_is_as_strong_as_the_faces_and_shares_nothing_with_it():
+    """A surrogate's skin gets grain (issue 18: a smooth face stands out): random noise as
+    strong as the face's own finest detail, uncorrelated with that detail."""
+    rng = np.random.default_rng(3)
+    ramp = np.linspace(60, 200, 96, dtype=np.float32)[None, :, None]
+    face = np.clip(ramp + rng.normal(0, 5, (96, 96, 3)), 0, 255).astype(np.uint8)
+    skin = np.ones((96, 96), bool)
+    grain = synthetic_faces._grain(face, skin, np.random.default_rng(0))
+    own = synthetic_faces._fine(cv2.cvtColor(face, cv2.COLOR_RGB2GRAY).astype(np.float32))
+    assert 0.9 < np.median(np.abs(grain)) / np.median(np.abs(own)) < 1.1
+    assert abs(np.corrcoef(grain.ravel(), own.ravel())[0, 1]) < 0.1
+    assert not synthetic_faces._grain(face, np.zeros_like(skin), np.random.default_rng(0)).any()

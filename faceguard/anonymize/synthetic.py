@@ -40,6 +40,12 @@ LIGHTING_SIGMA = TEXTURE / 5    # lighting finer than this comes from the donors
 ANTI_FACE = 2.5           # landmark layout: 0 the face's own, 1 the average, 2 the anti-face
 CORE_SHARE = 0.6          # the centre of the detected box, this share of its sides, ...
 MIN_CORE_COVER = 0.9      # ... must lie this much inside the mesh, or the face falls back
+# grain like the photo's own (sensor noise, JPEG texture, pores): random noise finer than
+# GRAIN_SIGMA px, as strong as the face's own detail at that scale (its robust spread,
+# measured away from eyes, brows and lips by FEATURE_MARGIN of the face's size). Never the
+# face's own detail: that correlates with the original and carries its edges.
+GRAIN_SIGMA, FEATURE_MARGIN = 1.0, 0.06
+FEATURES = ("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips_outer")
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,9 @@ class Synthetic(Anonymizer):
         descriptors = [face_bank.features(texture) for texture in aligned.values()]
         image_bank = (FaceBank(np.stack(list(aligned.values())), np.stack(descriptors))
                       if len(aligned) > self.k and not self.consistent else None)
-        rng = np.random.default_rng([self.seed, int(hashlib.sha256(
-            image[::7, ::7].tobytes()).hexdigest()[:8], 16)])
+        image_hash = int(hashlib.sha256(image[::7, ::7].tobytes()).hexdigest()[:8], 16)
+        rng = np.random.default_rng([self.seed, image_hash])
+        grain_rng = np.random.default_rng([self.seed, image_hash, 1])  # leaves rng's draws alone
         out = image.copy()
         fallback = NoisyPixelate(mask=self.mask, mask_scale=self.mask_scale,
                                  feather=self.feather, seed=self.seed)
@@ -97,7 +104,7 @@ class Synthetic(Anonymizer):
         for own, (i, texture) in enumerate(aligned.items()):  # own: index in image_bank
             surrogate = self._surrogate(descriptors[own], image_bank, own, rng)
             region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face,
-                            detected=boxes[i])
+                            detected=boxes[i], rng=grain_rng)
             if region is not None:
                 regions[i], treatments[i] = region, SYNTHETIC
         missing = [i for i, t in enumerate(treatments) if t == FALLBACK]
@@ -149,13 +156,14 @@ def _to_template(image: np.ndarray, face: FaceLandmarks) -> np.ndarray:
     return texture
 
 
-def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
-           surrogate: np.ndarray, *, anti_face: float, detected: np.ndarray) -> np.ndarray | None:
+def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate: np.ndarray, *,
+           anti_face: float, detected: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
     """Blend ``surrogate`` (canonical space) onto ``face`` in ``out``, in place.
 
     texture : the face's own canonical texture, for its skin colour and coarse lighting.
     anti_face : how far the features move through the average layout (face_shape).
     detected : the face's (x0, y0, x1, y1) box from the detector.
+    rng : draws the surrogate's grain (``_grain``).
     Returns the (4,) int64 region that changed, or None (``out`` untouched) when the mesh
     would leave the centre of the detected box showing (less than MIN_CORE_COVER of its
     central CORE_SHARE inside the mesh): a mesh fitted beside the face must not leave it.
@@ -179,9 +187,44 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray,
     inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
     mask = np.clip(inside / feather, 0.0, 1.0).astype(np.float32)
     region = out[y0:y1, x0:x1]
-    fill = np.where(covered[..., None], warped, region)
+    skin = covered & (_away_from_features(face, (x0, y0), region.shape[:2], face_size) > 0.5)
+    grain = _grain(region, skin, rng)
+    grained = np.clip(warped.astype(np.float32) + grain[..., None], 0, 255).astype(np.uint8)
+    fill = np.where(covered[..., None], grained, region)
     out[y0:y1, x0:x1] = color.pyramid_blend(region, fill, mask)
     return np.array([x0, y0, x1, y1], np.int64)
+
+
+def _fine(grey: np.ndarray) -> np.ndarray:
+    """``grey`` (h, w) float32 less itself blurred by GRAIN_SIGMA: its finest detail."""
+    return grey - cv2.GaussianBlur(grey, (0, 0), GRAIN_SIGMA)
+
+
+def _grain(pixels: np.ndarray, skin: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random grain (h, w) float32 as strong as the finest detail of ``pixels`` (h, w, 3)
+    uint8 RGB, the original face, on its ``skin`` (h, w) bool (robust spread: the median
+    ignores the few strong edges). Drawn from ``rng``, so it shares nothing with the face
+    but its strength; zeros when there is no skin to measure."""
+    if not skin.any():
+        return np.zeros(skin.shape, np.float32)
+    own = np.abs(_fine(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY).astype(np.float32))[skin])
+    noise = _fine(rng.standard_normal(skin.shape).astype(np.float32))
+    scale = float(np.median(own)) / max(float(np.median(np.abs(noise))), 1e-6)
+    return noise * scale
+
+
+def _away_from_features(face: FaceLandmarks, origin: tuple[int, int], shape: tuple[int, int],
+                        face_size: float) -> np.ndarray:
+    """(h, w) float32 weights, 0 on the face's own eyes, brows and lips (grown by
+    FEATURE_MARGIN of ``face_size``) fading to 1 around them; ``origin`` is the (x, y) of
+    the frame's top-left pixel in the image."""
+    t = face_bank.template()
+    canvas = np.zeros(shape, np.uint8)
+    for name in FEATURES:
+        polygon = np.round(face.points[t.contours[name]] - origin).astype(np.int32)
+        cv2.fillPoly(canvas, [polygon], 255)
+    outside = cv2.distanceTransform(255 - canvas, cv2.DIST_L2, 3)
+    return np.clip(outside / max(FEATURE_MARGIN * face_size, 1.0) - 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def _core_cover(covered: np.ndarray, detected: np.ndarray, origin: tuple[int, int]) -> float:
