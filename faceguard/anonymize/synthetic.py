@@ -13,7 +13,8 @@ For every detected face:
    and shapes reflected through the average face; openness and outline kept);
 5. the surrogate takes the face's skin colour (Lab mean and deviation) and its coarse
    lighting, is warped back onto the face's landmarks (so pose, eye and mouth openness
-   follow the face), and is blended in with a Laplacian pyramid inside the face oval.
+   follow the face), gets random grain as strong as the photo's own on that face
+   (``_grain``), and is blended in with a Laplacian pyramid inside the face oval.
 
 Pixels outside each face's mesh (plus a feather of a few pixels) are left bit-identical.
 """
@@ -187,7 +188,7 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
     mask = np.clip(inside / feather, 0.0, 1.0).astype(np.float32)
     region = out[y0:y1, x0:x1]
-    skin = covered & (_away_from_features(face, (x0, y0), region.shape[:2], face_size) > 0.5)
+    skin = covered & _away_from_features(face, (x0, y0), region.shape[:2], face_size)
     grain = _grain(region, skin, rng)
     grained = np.clip(warped.astype(np.float32) + grain[..., None], 0, 255).astype(np.uint8)
     fill = np.where(covered[..., None], grained, region)
@@ -215,16 +216,15 @@ def _grain(pixels: np.ndarray, skin: np.ndarray, rng: np.random.Generator) -> np
 
 def _away_from_features(face: FaceLandmarks, origin: tuple[int, int], shape: tuple[int, int],
                         face_size: float) -> np.ndarray:
-    """(h, w) float32 weights, 0 on the face's own eyes, brows and lips (grown by
-    FEATURE_MARGIN of ``face_size``) fading to 1 around them; ``origin`` is the (x, y) of
-    the frame's top-left pixel in the image."""
+    """(h, w) bool: the pixels farther than FEATURE_MARGIN of ``face_size`` from the face's
+    own eyes, brows and lips; ``origin`` is the (x, y) of the frame's top-left pixel in
+    the image."""
     t = face_bank.template()
     canvas = np.zeros(shape, np.uint8)
     for name in FEATURES:
         polygon = np.round(face.points[t.contours[name]] - origin).astype(np.int32)
         cv2.fillPoly(canvas, [polygon], 255)
-    outside = cv2.distanceTransform(255 - canvas, cv2.DIST_L2, 3)
-    return np.clip(outside / max(FEATURE_MARGIN * face_size, 1.0) - 0.5, 0.0, 1.0).astype(np.float32)
+    return cv2.distanceTransform(255 - canvas, cv2.DIST_L2, 3) > FEATURE_MARGIN * face_size
 
 
 def _core_cover(covered: np.ndarray, detected: np.ndarray, origin: tuple[int, int]) -> float:
