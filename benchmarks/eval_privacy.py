@@ -178,6 +178,15 @@ def frechet_distance(first: np.ndarray, second: np.ndarray) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * cross)
 
 
+def apart_from_others(descriptor: np.ndarray, originals: list[np.ndarray], own: int) -> bool | None:
+    """Whether ``descriptor`` lies SAME_PERSON or more from every one of ``originals`` (the
+    descriptors of one image's scored faces) but face ``own``; None when there is no other."""
+    others = [d for k, d in enumerate(originals) if k != own]
+    if not others:
+        return None
+    return bool(np.linalg.norm(np.stack(others) - descriptor, axis=1).min() >= SAME_PERSON)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -210,10 +219,9 @@ def main() -> int:
           f"within {SAME_PERSON} of a blank grey control, set aside; {total} scored, "
           f"in {len(names)} images")
     lines, realism = [], []
-    originals_described = np.stack([d for name in names for d in reference[name]])
-    floor = frechet_distance(originals_described[0::2], originals_described[1::2])
-    apart_control = [np.linalg.norm(np.stack([o for k, o in enumerate(reference[name]) if k != j]) - d,
-                                    axis=1).min() >= SAME_PERSON
+    gallery = np.stack([d for name in names for d in reference[name]])
+    floor = frechet_distance(gallery[0::2], gallery[1::2])
+    apart_control = [apart_from_others(d, reference[name], j)
                      for name in names for j, d in enumerate(reference[name]) if len(reference[name]) > 1]
     print(f"  originals: donors beyond {SAME_PERSON} {100 * np.mean(apart_control):.1f}% "
           f"(n={len(apart_control)}): different people of one image already told apart")
@@ -224,7 +232,6 @@ def main() -> int:
         reid = detected = scored = missed = fallback = rank1 = 0
         donors_apart = donors_scored = 0
         ratios, lab_changes, described = [], [], []
-        gallery = np.stack([d for name in names for d in reference[name]])
         started = time.perf_counter()
         for name in names:
             image, truth = originals[name], faces[name]
@@ -253,10 +260,10 @@ def main() -> int:
                 lab_before, lab_after = lab_statistics(before), lab_statistics(after_crop)
                 lab_changes.append(np.append(np.abs(lab_after[:3] - lab_before[:3]),
                                              lab_after[3] / max(lab_before[3], 1e-6)))
-                others = [d for k, d in enumerate(reference[name]) if k != j]
-                if others:
+                apart = apart_from_others(anonymized, reference[name], j)
+                if apart is not None:
                     donors_scored += 1
-                    donors_apart += np.linalg.norm(np.stack(others) - anonymized, axis=1).min() >= SAME_PERSON
+                    donors_apart += apart
                 detected += still[j] >= 0
         seconds = time.perf_counter() - started
         print(f"  {mode}: {scored} faces hidden and scored, {missed} not hidden by the detector, "
@@ -272,7 +279,7 @@ def main() -> int:
         print(f"  {mode}: realism: high-frequency ratio {high_frequency_ratios[mode]:.2f}; Lab mean change "
               f"L {changes[:, 0].mean():.1f} a {changes[:, 1].mean():.1f} b {changes[:, 2].mean():.1f}, "
               f"L spread ratio {np.median(changes[:, 3]):.2f}; Frechet distance to the originals "
-              f"{frechet_distance(np.stack(described), originals_described[1::2]):.3f} "
+              f"{frechet_distance(np.stack(described), gallery[1::2]):.3f} "
               f"(the originals' own: {floor:.3f})", flush=True)
         print(f"  {mode}: donors beyond {SAME_PERSON} {100 * donors_apart / max(donors_scored, 1):.1f}% "
               f"(n={donors_scored})")
