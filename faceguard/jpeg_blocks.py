@@ -75,10 +75,24 @@ def mcu_size(data: bytes) -> tuple[int, int]:
     return 8 * vertical, 8 * horizontal
 
 
-def differs(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """(H, W) bool: where any channel of two (H, W, 3) uint8 images differs."""
-    red, green, blue = cv2.split(cv2.absdiff(before, after))
-    return cv2.bitwise_or(cv2.bitwise_or(red, green), blue) > 0
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
+
+
+def differences(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(H, W) uint8, nonzero exactly where any channel of two (H, W, 3) uint8 images differs
+    (the channels' absolute differences summed, saturating at 255)."""
+    return cv2.transform(cv2.absdiff(before, after), _CHANNEL_SUM)
+
+
+def _pooled(values: np.ndarray, mcu: tuple[int, int]) -> np.ndarray:
+    """(rows, cols) bool: the MCUs of ``mcu`` (height, width) pixels in which ``values``
+    (H, W) uint8 has a nonzero pixel (an MCU the image's edge cuts counts what it holds)."""
+    height, width = values.shape
+    rows, cols = -(-height // mcu[0]), -(-width // mcu[1])
+    padded = cv2.copyMakeBorder(values, 0, rows * mcu[0] - height, 0, cols * mcu[1] - width,
+                                cv2.BORDER_CONSTANT, value=0)
+    by_rows = padded.reshape(rows, mcu[0], cols * mcu[1]).max(axis=1)
+    return by_rows.reshape(rows, cols, mcu[1]).max(axis=2) > 0
 
 
 def changed_mcus(before: np.ndarray, after: np.ndarray, mcu: tuple[int, int]) -> np.ndarray:
@@ -90,18 +104,23 @@ def changed_mcus(before: np.ndarray, after: np.ndarray, mcu: tuple[int, int]) ->
     step = max(1, CHECK_ROWS // mcu[0])  # MCU rows per band
     for row in range(0, rows, step):
         band = slice(row * mcu[0], min((row + step) * mcu[0], height))
-        changed = differs(before[band], after[band])
-        padded = np.zeros((min(step, rows - row) * mcu[0], cols * mcu[1]), bool)
-        padded[:changed.shape[0], :width] = changed
-        grid[row:row + step] = padded.reshape(-1, mcu[0], cols, mcu[1]).any(axis=(1, 3))
+        grid[row:row + step] = _pooled(differences(before[band], after[band]), mcu)
     return grid
+
+
+def _touched_map(grid: np.ndarray, mcu: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8: 255 on the pixels of the MCUs set in ``grid`` and a ring of one pixel
+    around them, 0 elsewhere."""
+    rows, cols = grid.shape
+    pixels = cv2.resize(grid.astype(np.uint8) * 255, (cols * mcu[1], rows * mcu[0]),
+                        interpolation=cv2.INTER_NEAREST)[:shape[0], :shape[1]]
+    return cv2.dilate(pixels, np.ones((3, 3), np.uint8))
 
 
 def touched_pixels(grid: np.ndarray, mcu: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     """(H, W) bool: the pixels of the MCUs set in ``grid`` and a ring of one pixel around them,
     where a spliced output may decode differently from its input."""
-    pixels = np.kron(grid, np.ones(mcu, bool))[:shape[0], :shape[1]]
-    return cv2.dilate(pixels.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return _touched_map(grid, mcu, shape) > 0
 
 
 def splice(clean: bytes, after: np.ndarray, grid: np.ndarray, mcu: tuple[int, int]) -> bytes:
@@ -164,22 +183,29 @@ def _encode_crop(jpeglib, crop: np.ndarray, like, path: Path):
     return jpeglib.read_dct(str(path))
 
 
-def check_splice(decoded: np.ndarray, before: np.ndarray, after: np.ndarray, touched: np.ndarray) -> None:
+def check_splice(decoded: np.ndarray, before: np.ndarray, after: np.ndarray, grid: np.ndarray,
+                 mcu: tuple[int, int]) -> None:
     """Raise WriteError unless the spliced output, ``decoded`` (H, W, 3) uint8 RGB, equals
-    ``before`` outside ``touched`` (H, W) bool and shows ``after`` where pixels changed:
-    there it must be nearer to ``after`` than to ``before``. Compared in bands of rows, so
-    no full-size temporary is made."""
+    ``before`` outside the pixels the MCUs of ``grid`` touch (``touched_pixels``) and shows
+    ``after`` where pixels changed: there it must be nearer to ``after`` than to ``before``.
+    Compared in bands of rows, so no full-size temporary of three channels is made."""
     if decoded.shape != before.shape:
         raise WriteError(f"spliced JPEG decodes to {decoded.shape}, expected {before.shape}")
-    to_after = to_before = 0.0
+    touched = _touched_map(grid, mcu, before.shape[:2])
     for top in range(0, before.shape[0], CHECK_ROWS):
         band = slice(top, top + CHECK_ROWS)
-        if np.any(differs(decoded[band], before[band]) & ~touched[band]):
+        if cv2.countNonZero(cv2.subtract(differences(decoded[band], before[band]), touched[band])):
             raise WriteError("spliced JPEG differs from its input outside the changed blocks")
-        changed = differs(before[band], after[band]).astype(np.uint8)
-        if changed.any():
-            to_after += sum(cv2.sumElems(cv2.absdiff(decoded[band], after[band]) * changed[:, :, None]))
-            to_before += sum(cv2.sumElems(cv2.absdiff(decoded[band], before[band]) * changed[:, :, None]))
+    rows, cols = np.nonzero(grid)
+    if len(rows) == 0:
+        return
+    inside = (slice(rows.min() * mcu[0], (rows.max() + 1) * mcu[0]),
+              slice(cols.min() * mcu[1], (cols.max() + 1) * mcu[1]))
+    changed = (differences(before[inside], after[inside]) > 0).view(np.uint8)
+    if not changed.any():
+        return
+    to_after = cv2.norm(decoded[inside], after[inside], cv2.NORM_L1, mask=changed)
+    to_before = cv2.norm(decoded[inside], before[inside], cv2.NORM_L1, mask=changed)
     if not to_after < to_before:
         raise WriteError(f"spliced JPEG does not show the hidden pixels (error {to_after:.0f} "
                          f"against {to_before:.0f} from the original, summed)")

@@ -336,8 +336,7 @@ def _splice_blocks(decoded: io.DecodedImage, image: np.ndarray, config: Config) 
                                          icc=_profile(decoded, config))
         height, width = image.shape[:2]
         written = io.check_clean(data, (width, height), pixels=True)
-        touched = jpeg_blocks.touched_pixels(grid, mcu, (height, width))
-        jpeg_blocks.check_splice(written, decoded.image, image, touched)
+        jpeg_blocks.check_splice(written, decoded.image, image, grid, mcu)
     except FaceguardError as exc:  # the whole re-encode is always available and safe
         log.warning("JPEG block splicing failed (%s); re-encoding the whole image", exc)
         return None

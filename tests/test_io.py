@@ -217,3 +217,45 @@ def test_alpha_is_composited_over_white_when_writing_jpeg():
                               webp_quality=90)
     again = decode(data).image.astype(int)
     assert again[:, :3].min() > 240 and again[:, 7:].max() < 15
+
+
+def _decoded_by_pil(data: bytes, reduction: int) -> np.ndarray:
+    """What PIL alone decodes, as io did before OpenCV decoded JPEGs for it."""
+    im = Image.open(stdio.BytesIO(data))
+    if reduction > 1:
+        im.draft("RGB", (im.size[0] // reduction, im.size[1] // reduction))
+    return np.asarray(im.convert("RGB"))
+
+
+def test_opencv_decodes_every_upright_jpeg_as_pil_does(shared_data):
+    """OpenCV's decode stands in for PIL's (twice as fast) only because it gives the very
+    same pixels: every upright JPEG of ../shared/data, at each of libjpeg's scales."""
+    checked = 0
+    for path in sorted(p for p in shared_data.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg")):
+        data = path.read_bytes()
+        try:
+            im = Image.open(stdio.BytesIO(data))
+        except Exception:  # noqa: BLE001 - the deliberately broken files
+            continue
+        if not io._opencv_decodes(im):
+            continue
+        for reduction in (1, 2, 4, 8):
+            assert np.array_equal(io._decode_jpeg(data, reduction), _decoded_by_pil(data, reduction)), \
+                (path.name, reduction)
+        checked += 1
+    assert checked >= 400
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_grey_and_colour_jpegs_decode_by_opencv_as_by_pil(mode):
+    data = encoded(Image.fromarray(rng_image(7, 203, 157)).convert(mode), "JPEG")
+    for reduction in (1, 2, 4, 8):
+        assert io._decode_by_opencv(data, reduction, (157, 203)) is not None
+        assert np.array_equal(io._decode_jpeg(data, reduction), _decoded_by_pil(data, reduction))
+
+
+def test_a_truncated_jpeg_is_not_decoded_by_opencv():
+    """libjpeg fills a truncated scan with grey and only warns; PIL refuses the file."""
+    data = encoded(Image.fromarray(rng_image(8, 200, 200)), "JPEG")
+    assert io._decode_by_opencv(data[:-2], 1, (200, 200)) is None
+    assert io._decode_by_opencv(data[: len(data) // 2], 1, (200, 200)) is None

@@ -16,6 +16,7 @@ from PIL import Image, JpegImagePlugin
 
 from faceguard import Config, jpeg_blocks, metadata
 from faceguard.anonymize.regions import Blur, Fill
+from faceguard.errors import WriteError
 from faceguard.pipeline import process_file
 
 ANNOTATIONS = ("faces_annotations.json", "faces_full_annotations.json")
@@ -162,12 +163,12 @@ def test_no_file_is_left_in_the_temporary_folders(shared_data):
 @settings(max_examples=60, deadline=None)
 @given(height=st.integers(1, 70), width=st.integers(1, 70), mcu=st.sampled_from([(8, 8), (16, 16), (8, 16)]),
        rects=st.lists(st.tuples(st.integers(0, 69), st.integers(0, 69), st.integers(1, 20),
-                                st.integers(1, 20)), max_size=4))
+                                st.integers(1, 20), st.integers(0, 2)), max_size=4))
 def test_touched_pixels_cover_every_change_and_stay_within_its_blocks(height, width, mcu, rects):
     before = np.zeros((height, width, 3), np.uint8)
     after = before.copy()
-    for x, y, w, h in rects:
-        after[y:y + h, x:x + w] = 255
+    for x, y, w, h, channel in rects:  # the smallest change: one grey level of one channel
+        after[y:y + h, x:x + w, channel] = 1
     grid = jpeg_blocks.changed_mcus(before, after, mcu)
     touched = jpeg_blocks.touched_pixels(grid, mcu, (height, width))
     changed = np.any(before != after, axis=2)
@@ -180,3 +181,23 @@ def test_touched_pixels_cover_every_change_and_stay_within_its_blocks(height, wi
         for dx in (0, 1, 2):
             near |= padded[dy:dy + height, dx:dx + width]
     assert not (touched & ~near).any() and not (blocks & ~touched).any()
+
+
+def test_the_splice_check_refuses_an_output_that_differs_elsewhere_or_shows_the_face(shared_data):
+    """The last gate before a spliced JPEG is written (fail closed): one grey level changed
+    outside the touched pixels, or the hidden region decoding as the original, is refused."""
+    source = (shared_data / "faces/wider_full/0_Parade_Parade_0_12.jpg").read_bytes()
+    output, before, after = spliced(source, np.float32([[127, 201, 185, 261]]))
+    mcu = jpeg_blocks.mcu_size(source)
+    grid = jpeg_blocks.changed_mcus(before, after, mcu)
+    decoded = decode(output)
+    jpeg_blocks.check_splice(decoded, before, after, grid, mcu)  # the real output passes
+    touched = jpeg_blocks.touched_pixels(grid, mcu, before.shape[:2])
+    far = decoded.copy()
+    y, x = np.argwhere(~touched)[len(np.argwhere(~touched)) // 2]
+    far[y, x, 1] ^= 1
+    with pytest.raises(WriteError, match="outside the changed blocks"):
+        jpeg_blocks.check_splice(far, before, after, grid, mcu)
+    shows_face = np.where(touched[:, :, None], before, decoded)
+    with pytest.raises(WriteError, match="does not show the hidden pixels"):
+        jpeg_blocks.check_splice(shows_face, before, after, grid, mcu)
