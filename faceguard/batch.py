@@ -7,9 +7,7 @@ process, and the one that crashes again is reported as an error.
 """
 from __future__ import annotations
 
-import ctypes
 import dataclasses
-import functools
 import logging
 import multiprocessing
 import os
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from . import io, models, storage
+from . import heap, io, models, storage
 from .config import Config, OutputFormat, Rename
 from .errors import FaceguardError, UsageError
 from .ledger import Ledger, Verdict
@@ -334,23 +332,8 @@ def _finished(record: dict, job: Job, started: float) -> dict:
         except OSError:
             record["input_sha256"] = None
     record["seconds"] = round(time.perf_counter() - started, 3)
-    _release_free_memory()
+    heap.release_free_memory()
     return record
-
-
-def _release_free_memory() -> None:
-    """Hand the C heap's free pages back to the system after a file (glibc's malloc_trim):
-    the text models run without an arena, and a 12-MP photo leaves holes in the heap."""
-    try:
-        _libc().malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-@functools.lru_cache(maxsize=1)
-def _libc() -> ctypes.CDLL:
-    """glibc, loaded once per process (OSError elsewhere)."""
-    return ctypes.CDLL("libc.so.6", use_errno=True)
 
 
 def skipped_record(job: Job) -> dict:
@@ -385,7 +368,7 @@ def _die_with_parent() -> None:
     parent = multiprocessing.parent_process()
     _parent_pid = parent.pid if parent is not None else None
     try:
-        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        heap.libc().prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # not Linux with glibc
         pass
     if _orphaned():

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io, jpeg_blocks, metadata
+from . import heap, io, jpeg_blocks, metadata
 from .anonymize import anonymizer_for
 from .anonymize.documents import DocumentHider, TextHider
 from .config import CardPolicy, Config, Mode, OutputFormat, TextScope
@@ -96,6 +96,9 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
             documents, lines = documents + more_documents, lines + more_lines
     if not (len(boxes) or documents or lines):
         return Result(image=None, candidates=near_misses)
+    # what detection freed goes back before the full-size copies are made (a 12-MP photo's
+    # decode, hidden copy, splice and check): the worker's peak is reached there
+    heap.release_free_memory()
     image = full()
     boxes = clip_boxes(boxes, image.shape[1], image.shape[0])
     with failures_as(f"{config.mode.value} anonymization"):
