@@ -154,10 +154,13 @@ def _decode_by_opencv(data: bytes, reduction: int, size: tuple[int, int]) -> np.
     """The JPEG ``data`` of ``size`` (W, H) decoded by OpenCV at 1/``reduction``, (H', W', 3)
     uint8 RGB; None where PIL must decode it: its scan data does not run to an end marker
     (a truncated file, which PIL refuses and libjpeg would fill with grey), or OpenCV
-    cannot decode it to the size libjpeg's scaling gives."""
+    cannot decode it to the size libjpeg's scaling gives (or at all)."""
     if jpeg_metadata.end_of_image(data) is None:
         return None
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _OPENCV_FLAGS[reduction])
+    try:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), _OPENCV_FLAGS[reduction])
+    except cv2.error:  # beyond OpenCV's own limits (a gigapixel): PIL decodes it
+        return None
     expected = (-(-size[1] // reduction), -(-size[0] // reduction), 3)
     return pixels if pixels is not None and pixels.shape == expected else None
 

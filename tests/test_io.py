@@ -259,3 +259,14 @@ def test_a_truncated_jpeg_is_not_decoded_by_opencv():
     data = encoded(Image.fromarray(rng_image(8, 200, 200)), "JPEG")
     assert io._decode_by_opencv(data[:-2], 1, (200, 200)) is None
     assert io._decode_by_opencv(data[: len(data) // 2], 1, (200, 200)) is None
+
+
+def test_a_jpeg_opencv_refuses_is_decoded_by_pil(monkeypatch):
+    """OpenCV refuses images beyond its own pixel limit (a gigapixel) with cv2.error; such
+    a JPEG is decoded by PIL instead of failing."""
+    data = encoded(Image.fromarray(rng_image(9, 64, 80)), "JPEG")
+
+    def refuse(*_args):
+        raise io.cv2.error("too large")
+    monkeypatch.setattr(io.cv2, "imdecode", refuse)
+    assert np.array_equal(io._decode_jpeg(data, 1), _decoded_by_pil(data, 1))
