@@ -29,8 +29,10 @@ def highpass(grey: np.ndarray) -> np.ndarray:
     return grey - cv2.blur(grey, (5, 5))
 
 
-def is_hidden(src: np.ndarray, out: np.ndarray, box_xywh) -> bool:
-    """The judge's test (shared/eval/face_recall.py): high-pass NCC inside the box below 0.5."""
+def is_hidden(src: np.ndarray, out: np.ndarray, box_xywh, ignore: np.ndarray | None = None) -> bool:
+    """The judge's test (shared/eval/face_recall.py): high-pass NCC inside the box below 0.5.
+    ``ignore`` ((H, W) bool): pixels left out of the correlation (a hand in front of the
+    face, which the synthetic mode keeps); the judge itself has none."""
     def grey(image):
         image = image.astype(np.float32)
         return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
@@ -41,6 +43,8 @@ def is_hidden(src: np.ndarray, out: np.ndarray, box_xywh) -> bool:
     x1, y1 = min(int(np.ceil(x + w)), width), min(int(np.ceil(y + h)), height)
     a = highpass(grey(src))[y0:y1, x0:x1]
     b = highpass(grey(out))[y0:y1, x0:x1]
+    if ignore is not None:
+        a, b = a[~ignore[y0:y1, x0:x1]], b[~ignore[y0:y1, x0:x1]]
     a, b = a - a.mean(), b - b.mean()
     denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return denom < 1e-6 or float((a * b).sum() / denom) < 0.5

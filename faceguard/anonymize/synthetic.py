@@ -14,7 +14,10 @@ For every detected face:
 5. the surrogate takes the face's skin colour (Lab mean and deviation) and its coarse
    lighting, is warped back onto the face's landmarks (so pose, eye and mouth openness
    follow the face), gets random grain as strong as the photo's own on that face
-   (``_grain``), and is blended in with a Laplacian pyramid inside the face oval.
+   (``_grain``), and is blended in with a Laplacian pyramid inside the face oval;
+6. a hand in front of the face (detect/hands.py: fingers at a cheek, a chin on a fist)
+   keeps its pixels, except over the eyes and brows, and is left out of the face's colour
+   and lighting; a face with a hand in front of it lends no texture to the others.
 
 Pixels outside each face's mesh (plus a feather of a few pixels) are left bit-identical.
 """
@@ -28,6 +31,7 @@ import numpy as np
 
 from ..core import color, mesh
 from ..core.boxes import as_boxes
+from ..detect.hands import find_hands, hand_mask
 from ..detect.landmarks import FaceLandmarks, find_landmarks
 from . import face_bank, face_shape
 from .face_bank import TEXTURE, FaceBank
@@ -47,6 +51,10 @@ MIN_CORE_COVER = 0.9      # ... must lie this much inside the mesh, or the face 
 # face's own detail: that correlates with the original and carries its edges.
 GRAIN_SIGMA, FEATURE_MARGIN = 1.0, 0.06
 FEATURES = ("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips_outer")
+# a hand in front of the face keeps its pixels, except within EYE_MARGIN of the face's size
+# from its eyes and brows; the surrogate reaches full strength HAND_FEATHER of the face's
+# feather away from the hand
+EYES, EYE_MARGIN, HAND_FEATHER = FEATURES[:4], 0.08, 0.5
 
 
 @dataclass(frozen=True)
@@ -91,9 +99,17 @@ class Synthetic(Anonymizer):
         height, width = image.shape[:2]
         meshes = [_usable_mesh(image, box) for box in boxes]
         aligned = {i: _to_template(image, m) for i, m in enumerate(meshes) if m is not None}
+        # every hand found near any face counts for all of them (the search around one
+        # face may miss, or see less of, a hand in front of its neighbour)
+        hands = [hand for i in aligned for hand in find_hands(image, boxes[i])]
+        behind = {i: _hands_on_template(image, meshes[i], hands) for i in aligned}
         descriptors = [face_bank.features(texture) for texture in aligned.values()]
-        image_bank = (FaceBank(np.stack(list(aligned.values())), np.stack(descriptors))
-                      if len(aligned) > self.k and not self.consistent else None)
+        # a face with a hand in front of it lends no texture to the others (the hand would
+        # show through their surrogates as a ghost)
+        clear = [own for own, i in enumerate(aligned) if not behind[i].any()]
+        image_bank = (FaceBank(np.stack([list(aligned.values())[own] for own in clear]),
+                               np.stack([descriptors[own] for own in clear]))
+                      if len(clear) > self.k and not self.consistent else None)
         image_hash = int(hashlib.sha256(image[::7, ::7].tobytes()).hexdigest()[:8], 16)
         rng = np.random.default_rng([self.seed, image_hash])
         grain_rng = np.random.default_rng([self.seed, image_hash, 1])  # leaves rng's draws alone
@@ -102,10 +118,11 @@ class Synthetic(Anonymizer):
                                  feather=self.feather, seed=self.seed)
         regions = fallback.hidden_regions(boxes, width, height)
         treatments = [FALLBACK] * len(boxes)
-        for own, (i, texture) in enumerate(aligned.items()):  # own: index in image_bank
-            surrogate = self._surrogate(descriptors[own], image_bank, own, rng)
+        for own, (i, texture) in enumerate(aligned.items()):
+            in_bank = clear.index(own) if own in clear else -1  # never its own donor
+            surrogate = self._surrogate(descriptors[own], image_bank, in_bank, rng)
             region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face,
-                            detected=boxes[i], rng=grain_rng)
+                            detected=boxes[i], rng=grain_rng, hands=hands, behind=behind[i])
             if region is not None:
                 regions[i], treatments[i] = region, SYNTHETIC
         missing = [i for i, t in enumerate(treatments) if t == FALLBACK]
@@ -119,7 +136,7 @@ class Synthetic(Anonymizer):
     def _surrogate(self, descriptor: np.ndarray, image_bank: FaceBank | None, own: int,
                    rng: np.random.Generator) -> np.ndarray:
         """The k-Same texture (TEXTURE, TEXTURE, 3) uint8 for the face with ``descriptor``
-        (face_bank.features), which is face ``own`` of ``image_bank``."""
+        (face_bank.features), which is face ``own`` of ``image_bank`` (-1: not in it)."""
         builtin = face_bank.builtin_bank()
         if self.consistent:
             return builtin.surrogate(builtin.nearest(descriptor, self.k))
@@ -157,14 +174,32 @@ def _to_template(image: np.ndarray, face: FaceLandmarks) -> np.ndarray:
     return texture
 
 
+def _hands_on_template(image: np.ndarray, face: FaceLandmarks, hands: list[np.ndarray]) -> np.ndarray:
+    """(TEXTURE, TEXTURE) bool: where ``hands`` (detect.hands) cover the face, on the
+    canonical template (the face's pixels there are a hand's, not skin)."""
+    t = face_bank.template()
+    if not hands:
+        return np.zeros((TEXTURE, TEXTURE), bool)
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = _frame(face, width, height, 2)
+    in_frame = hand_mask(hands, (x0, y0), (y1 - y0, x1 - x0)).astype(np.uint8)[..., None] * 255
+    warped, _ = mesh.warp(in_frame, face.points - [x0, y0], t.points, t.triangles, (TEXTURE, TEXTURE))
+    return (warped[..., 0] > 127) & t.face
+
+
 def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate: np.ndarray, *,
-           anti_face: float, detected: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+           anti_face: float, detected: np.ndarray, rng: np.random.Generator,
+           hands: list[np.ndarray] = (), behind: np.ndarray | None = None) -> np.ndarray | None:
     """Blend ``surrogate`` (canonical space) onto ``face`` in ``out``, in place.
 
     texture : the face's own canonical texture, for its skin colour and coarse lighting.
     anti_face : how far the features move through the average layout (face_shape).
     detected : the face's (x0, y0, x1, y1) box from the detector.
     rng : draws the surrogate's grain (``_grain``).
+    hands : hands near the face (detect.hands.find_hands): the pixels they cover keep the
+        photo's own (the hand in front of the face), the surrogate fading in beside them.
+    behind : (TEXTURE, TEXTURE) bool, where those hands cover the face on the template:
+        the face's colour and lighting are taken from the rest of its skin.
     Returns the (4,) int64 region that changed, or None (``out`` untouched) when the mesh
     would leave the centre of the detected box showing (less than MIN_CORE_COVER of its
     central CORE_SHARE inside the mesh): a mesh fitted beside the face must not leave it.
@@ -176,9 +211,10 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     x0, y0, x1, y1 = _frame(face, width, height, feather + 2)
     if x1 - x0 < 4 or y1 - y0 < 4:
         return None
-    mean, std = color.lab_stats(texture, t.skin)
+    seen = t.face if behind is None else t.face & ~behind
+    mean, std = color.lab_stats(texture, t.skin & seen)
     toned = color.transfer_color(surrogate, t.skin, mean, std)
-    toned = _relight(toned, texture)
+    toned = _relight(toned, texture, seen)
     points = face_shape.anti_face(face.points, t, strength=anti_face)
     warped, covered = mesh.warp(toned, t.points, points - [x0, y0], t.triangles,
                                 (y1 - y0, x1 - x0), depth=face.depth)
@@ -187,6 +223,13 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     # solid inside the mesh shrunk by the feather, fading to 0 at the mesh's edge
     inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
     mask = np.clip(inside / feather, 0.0, 1.0).astype(np.float32)
+    in_front = hand_mask(list(hands), (x0, y0), mask.shape)
+    # the eyes are replaced whatever lies there: a hand found where there is none (the
+    # palm detector's mistake) must not keep the most telling part of a face
+    in_front &= _away_from_features(face, (x0, y0), mask.shape, face_size, EYES, EYE_MARGIN)
+    if in_front.any():
+        beside = cv2.distanceTransform((~in_front).astype(np.uint8), cv2.DIST_L2, 3)
+        mask = np.minimum(mask, np.clip(beside / (HAND_FEATHER * feather), 0.0, 1.0))
     region = out[y0:y1, x0:x1]
     skin = covered & _away_from_features(face, (x0, y0), region.shape[:2], face_size)
     grain = _grain(region, skin, rng)
@@ -215,16 +258,17 @@ def _grain(pixels: np.ndarray, skin: np.ndarray, rng: np.random.Generator) -> np
 
 
 def _away_from_features(face: FaceLandmarks, origin: tuple[int, int], shape: tuple[int, int],
-                        face_size: float) -> np.ndarray:
-    """(h, w) bool: the pixels farther than FEATURE_MARGIN of ``face_size`` from the face's
-    own eyes, brows and lips; ``origin`` is the (x, y) of the frame's top-left pixel in
-    the image."""
+                        face_size: float, features: tuple[str, ...] = FEATURES,
+                        margin: float = FEATURE_MARGIN) -> np.ndarray:
+    """(h, w) bool: the pixels farther than ``margin`` of ``face_size`` from the face's own
+    ``features`` (template contours: by default eyes, brows and lips); ``origin`` is the
+    (x, y) of the frame's top-left pixel in the image."""
     t = face_bank.template()
     canvas = np.zeros(shape, np.uint8)
-    for name in FEATURES:
+    for name in features:
         polygon = np.round(face.points[t.contours[name]] - origin).astype(np.int32)
         cv2.fillPoly(canvas, [polygon], 255)
-    return cv2.distanceTransform(255 - canvas, cv2.DIST_L2, 3) > FEATURE_MARGIN * face_size
+    return cv2.distanceTransform(255 - canvas, cv2.DIST_L2, 3) > margin * face_size
 
 
 def _core_cover(covered: np.ndarray, detected: np.ndarray, origin: tuple[int, int]) -> float:
@@ -240,19 +284,21 @@ def _core_cover(covered: np.ndarray, detected: np.ndarray, origin: tuple[int, in
     return float(inside) / area
 
 
-def _relight(surrogate: np.ndarray, texture: np.ndarray) -> np.ndarray:
+def _relight(surrogate: np.ndarray, texture: np.ndarray, seen: np.ndarray | None = None) -> np.ndarray:
     """The surrogate with the face's coarse lighting: lightness below LIGHTING_SIGMA taken
-    from ``texture``, finer detail kept from the surrogate. Both (TEXTURE, TEXTURE, 3) uint8."""
+    from ``texture`` where ``seen`` ((TEXTURE, TEXTURE) bool, default the whole face: the
+    face less a hand in front of it) and spread from there over the rest of the face, finer
+    detail kept from the surrogate. Both (TEXTURE, TEXTURE, 3) uint8."""
     face = face_bank.template().face.astype(np.float32)
+    shown = face if seen is None else seen.astype(np.float32)
     lab_s = cv2.cvtColor(surrogate.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
     lab_t = cv2.cvtColor(texture.astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
 
-    weight = cv2.GaussianBlur(face, (0, 0), LIGHTING_SIGMA) + 1e-4
+    def coarse(channel, inside):  # blur within ``inside`` only, normalised by the blurred mask
+        weight = cv2.GaussianBlur(inside, (0, 0), LIGHTING_SIGMA) + 1e-4
+        return cv2.GaussianBlur(channel * inside, (0, 0), LIGHTING_SIGMA) / weight
 
-    def coarse(channel):  # blur inside the face only, normalised by the blurred mask
-        return cv2.GaussianBlur(channel * face, (0, 0), LIGHTING_SIGMA) / weight
-
-    lab_s[..., 0] = lab_s[..., 0] - coarse(lab_s[..., 0]) + coarse(lab_t[..., 0])
+    lab_s[..., 0] = lab_s[..., 0] - coarse(lab_s[..., 0], face) + coarse(lab_t[..., 0], shown)
     lab_s[..., 0] = np.clip(lab_s[..., 0], 0, 100)
     rgb = cv2.cvtColor(lab_s, cv2.COLOR_Lab2RGB)
     return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)

@@ -10,6 +10,7 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -70,6 +71,41 @@ def _face_mesh():
     return _mesh
 
 
+class SquareCrop(NamedTuple):
+    """A square crop around a face: ``pixels`` (side, side, 3) uint8 RGB, whose pixel p
+    is the image's p / ``scale`` + ``origin`` ((2,) float32 x, y)."""
+
+    pixels: np.ndarray
+    scale: float
+    origin: np.ndarray
+
+
+def square_crop(image: np.ndarray, box, growth: float, side: int) -> SquareCrop | None:
+    """The square of 2 x ``growth`` x the larger side of ``box`` (x0, y0, x1, y1) around
+    its centre, resized to ``side`` px (edges replicated beyond the image); None for an
+    empty box. image : (H, W, 3) uint8 RGB."""
+    x0, y0, x1, y1 = (float(v) for v in box[:4])
+    half = growth * max(x1 - x0, y1 - y0)
+    if half <= 0:
+        return None
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    scale = side / (2 * half)
+    to_crop = np.float32([[scale, 0, -(cx - half) * scale], [0, scale, -(cy - half) * scale]])
+    pixels = cv2.warpAffine(np.ascontiguousarray(image), to_crop, (side, side),
+                            flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    return SquareCrop(pixels, scale, np.float32([cx - half, cy - half]))
+
+
+def process(graph, pixels: np.ndarray):
+    """``graph.process(pixels)`` for a MediaPipe solution graph, one image at a time in the
+    process (a graph is not reentrant)."""
+    with _lock, warnings.catch_warnings():
+        # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated
+        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+        return graph.process(pixels)
+
+
 def find_landmarks(image: np.ndarray, box) -> FaceLandmarks | None:
     """The mesh of the face in ``box``, or None when the mesh finds no face there.
 
@@ -79,24 +115,15 @@ def find_landmarks(image: np.ndarray, box) -> FaceLandmarks | None:
     MIN_BOX_OVERLAP) counts as none.
     """
     x0, y0, x1, y1 = (float(v) for v in box[:4])
-    half = CROP_GROWTH * max(x1 - x0, y1 - y0)
-    if half <= 0:
+    crop = square_crop(image, box, CROP_GROWTH, CROP_SIZE)
+    if crop is None:
         return None
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    scale = CROP_SIZE / (2 * half)
-    to_crop = np.float32([[scale, 0, -(cx - half) * scale], [0, scale, -(cy - half) * scale]])
-    crop = cv2.warpAffine(np.ascontiguousarray(image), to_crop, (CROP_SIZE, CROP_SIZE),
-                          flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-    with _lock, warnings.catch_warnings():
-        # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated
-        warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-        found = _face_mesh().process(crop).multi_face_landmarks
+    found = process(_face_mesh(), crop.pixels).multi_face_landmarks
     if not found:
         return None
     marks = np.array([(p.x, p.y, p.z) for p in found[0].landmark], np.float32) * CROP_SIZE
-    points = marks[:, :2] / scale + np.float32([cx - half, cy - half])
-    face = FaceLandmarks(points=points.astype(np.float32), depth=marks[:, 2] / scale)
+    points = marks[:, :2] / crop.scale + crop.origin
+    face = FaceLandmarks(points=points.astype(np.float32), depth=marks[:, 2] / crop.scale)
     if iou_matrix(np.float32([face.box]), np.float32([[x0, y0, x1, y1]]))[0, 0] < MIN_BOX_OVERLAP:
         log.debug("face mesh landed away from the detected box %s", box)
         return None
