@@ -56,7 +56,7 @@ def find_hands(image: np.ndarray, box) -> list[np.ndarray]:
     crop = square_crop(image, box, CROP_GROWTH, side) if side > 0 else None
     if crop is None:
         return []
-    found = process(_graph(), crop.pixels).multi_hand_landmarks or []
+    found = process(_graph, crop.pixels).multi_hand_landmarks or []
     return [(np.array([(p.x, p.y) for p in hand.landmark], np.float32) * side / crop.scale
              + crop.origin).astype(np.float32) for hand in found]
 

@@ -9,6 +9,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -97,13 +98,14 @@ def square_crop(image: np.ndarray, box, growth: float, side: int) -> SquareCrop 
     return SquareCrop(pixels, scale, np.float32([cx - half, cy - half]))
 
 
-def process(graph, pixels: np.ndarray):
-    """``graph.process(pixels)`` for a MediaPipe solution graph, one image at a time in the
-    process (a graph is not reentrant)."""
+def process(graph: Callable[[], object], pixels: np.ndarray):
+    """``graph().process(pixels)`` for a MediaPipe solution graph, built on first use and
+    run one image at a time in the process (a graph is not reentrant), both under one
+    lock: two threads must not build it twice."""
     with _lock, warnings.catch_warnings():
         # mediapipe 0.10.14 calls a protobuf API that protobuf 4.25 marks deprecated
         warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-        return graph.process(pixels)
+        return graph().process(pixels)
 
 
 def find_landmarks(image: np.ndarray, box) -> FaceLandmarks | None:
@@ -118,7 +120,7 @@ def find_landmarks(image: np.ndarray, box) -> FaceLandmarks | None:
     crop = square_crop(image, box, CROP_GROWTH, CROP_SIZE)
     if crop is None:
         return None
-    found = process(_face_mesh(), crop.pixels).multi_face_landmarks
+    found = process(_face_mesh, crop.pixels).multi_face_landmarks
     if not found:
         return None
     marks = np.array([(p.x, p.y, p.z) for p in found[0].landmark], np.float32) * CROP_SIZE
