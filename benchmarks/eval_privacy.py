@@ -281,11 +281,11 @@ def main() -> int:
               f"L spread ratio {np.median(changes[:, 3]):.2f}; Frechet distance to the originals "
               f"{frechet_distance(np.stack(described), gallery[1::2]):.3f} "
               f"(the originals' own: {floor:.3f})", flush=True)
-        print(f"  {mode}: donors beyond {SAME_PERSON} {100 * donors_apart / max(donors_scored, 1):.1f}% "
-              f"(n={donors_scored})")
+        donors = (f"donors beyond {SAME_PERSON} {100 * donors_apart / max(donors_scored, 1):.1f}% "
+                  f"(n={donors_scored})")
+        print(f"  {mode}: {donors}")
         if mode == "synthetic":
-            realism.append(f"synthetic: donors beyond {SAME_PERSON} "
-                           f"{100 * donors_apart / max(donors_scored, 1):.1f}% (n={donors_scored})")
+            realism.append(f"synthetic: {donors}")
     if "synthetic" in high_frequency_ratios:
         blur = high_frequency_ratios.get("blur")
         realism.append(f"synthetic: high-frequency ratio {high_frequency_ratios['synthetic']:.2f}"

@@ -24,6 +24,7 @@ Pixels outside each face's mesh (plus a feather of a few pixels) are left bit-id
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -103,11 +104,13 @@ class Synthetic(Anonymizer):
         # face may miss, or see less of, a hand in front of its neighbour)
         hands = [hand for i in aligned for hand in find_hands(image, boxes[i])]
         behind = {i: _hands_on_template(image, meshes[i], hands) for i in aligned}
-        descriptors = [face_bank.features(texture) for texture in aligned.values()]
+        textures = list(aligned.values())
+        descriptors = [face_bank.features(texture) for texture in textures]
         # a face with a hand in front of it lends no texture to the others (the hand would
-        # show through their surrogates as a ghost)
+        # show through their surrogates as a ghost); bank_index: own index -> index in the bank
         clear = [own for own, i in enumerate(aligned) if not behind[i].any()]
-        image_bank = (FaceBank(np.stack([list(aligned.values())[own] for own in clear]),
+        bank_index = {own: k for k, own in enumerate(clear)}
+        image_bank = (FaceBank(np.stack([textures[own] for own in clear]),
                                np.stack([descriptors[own] for own in clear]))
                       if len(clear) > self.k and not self.consistent else None)
         image_hash = int(hashlib.sha256(image[::7, ::7].tobytes()).hexdigest()[:8], 16)
@@ -119,8 +122,7 @@ class Synthetic(Anonymizer):
         regions = fallback.hidden_regions(boxes, width, height)
         treatments = [FALLBACK] * len(boxes)
         for own, (i, texture) in enumerate(aligned.items()):
-            in_bank = clear.index(own) if own in clear else -1  # never its own donor
-            surrogate = self._surrogate(descriptors[own], image_bank, in_bank, rng)
+            surrogate = self._surrogate(descriptors[own], image_bank, bank_index.get(own, -1), rng)
             region = _paste(out, meshes[i], texture, surrogate, anti_face=self.anti_face,
                             detected=boxes[i], rng=grain_rng, hands=hands, behind=behind[i])
             if region is not None:
@@ -189,7 +191,7 @@ def _hands_on_template(image: np.ndarray, face: FaceLandmarks, hands: list[np.nd
 
 def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate: np.ndarray, *,
            anti_face: float, detected: np.ndarray, rng: np.random.Generator,
-           hands: list[np.ndarray] = (), behind: np.ndarray | None = None) -> np.ndarray | None:
+           hands: Sequence[np.ndarray] = (), behind: np.ndarray | None = None) -> np.ndarray | None:
     """Blend ``surrogate`` (canonical space) onto ``face`` in ``out``, in place.
 
     texture : the face's own canonical texture, for its skin colour and coarse lighting.
@@ -223,7 +225,7 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     # solid inside the mesh shrunk by the feather, fading to 0 at the mesh's edge
     inside = cv2.distanceTransform(covered.astype(np.uint8), cv2.DIST_L2, 3)
     mask = np.clip(inside / feather, 0.0, 1.0).astype(np.float32)
-    in_front = hand_mask(list(hands), (x0, y0), mask.shape)
+    in_front = hand_mask(hands, (x0, y0), mask.shape)
     # the eyes are replaced whatever lies there: a hand found where there is none (the
     # palm detector's mistake) must not keep the most telling part of a face
     in_front &= _away_from_features(face, (x0, y0), mask.shape, face_size, EYES, EYE_MARGIN)

@@ -15,6 +15,7 @@ finger); boxes are (x0, y0, x1, y1) pixels.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -61,7 +62,7 @@ def find_hands(image: np.ndarray, box) -> list[np.ndarray]:
              + crop.origin).astype(np.float32) for hand in found]
 
 
-def hand_mask(hands: list[np.ndarray], origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+def hand_mask(hands: Sequence[np.ndarray], origin: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
     """(h, w) bool: the pixels the ``hands`` cover in a frame of ``shape`` whose top-left
     pixel is ``origin`` (x, y) in the image: each finger a thick line through its joints,
     the palm the hull of the wrist and the knuckles."""
