@@ -183,6 +183,29 @@ def test_touched_pixels_cover_every_change_and_stay_within_its_blocks(height, wi
     assert not (touched & ~near).any() and not (blocks & ~touched).any()
 
 
+@settings(max_examples=80, deadline=None)
+@given(height=st.integers(1, 200), width=st.integers(1, 40), mcu=st.sampled_from([(8, 8), (16, 16), (8, 16)]),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_splice_check_refuses_one_pixel_changed_outside_the_touched_ones(height, width, mcu, seed):
+    """check_splice scans in bands of rows; a band's touched pixels are built from the grid
+    rows around it. One grey level changed is refused exactly when it lies outside
+    touched_pixels, on the rows either side of every band edge too."""
+    rng = np.random.default_rng(seed)
+    grid = rng.random((-(-height // mcu[0]), -(-width // mcu[1]))) < 0.2
+    touched = jpeg_blocks.touched_pixels(grid, mcu, (height, width))
+    before = np.zeros((height, width, 3), np.uint8)
+    edges = [y for edge in range(0, height, jpeg_blocks.SCAN_ROWS) for y in (edge - 1, edge) if 0 <= y]
+    for y in edges + [int(rng.integers(height))]:
+        x = int(rng.integers(width))
+        decoded = before.copy()
+        decoded[y, x, 2] = 1
+        if touched[y, x]:
+            jpeg_blocks.check_splice(decoded, before, before, grid, mcu)
+        else:
+            with pytest.raises(WriteError, match="outside the changed blocks"):
+                jpeg_blocks.check_splice(decoded, before, before, grid, mcu)
+
+
 def test_the_splice_check_refuses_an_output_that_differs_elsewhere_or_shows_the_face(shared_data):
     """The last gate before a spliced JPEG is written (fail closed): one grey level changed
     outside the touched pixels, or the hidden region decoding as the original, is refused."""
