@@ -60,7 +60,7 @@ def _headers(data: bytes) -> list[tuple[int, bytes, int]]:
 def end_of_image(data: bytes) -> int | None:
     """Offset just past the EOI that ends the primary image, or None if it cannot be found."""
     try:
-        return _walk(data, keep=lambda marker, payload: True)[1]
+        return _walk(data, keep=None)[1]
     except MetadataError:
         return None
 
@@ -109,10 +109,12 @@ def image_data(data: bytes) -> bytes:
 
 
 def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
-    """Copy the segments ``keep(marker, payload)`` accepts; return (bytes, offset past EOI)."""
+    """Copy the segments ``keep(marker, payload)`` accepts; return (bytes, offset past EOI).
+    With ``keep`` None nothing is copied (b"" is returned): the walk finds the EOI only."""
     if not data.startswith(SOI):
         raise MetadataError("not a JPEG (no start-of-image marker)")
     out = bytearray(SOI)
+    copying = keep is not None
     pos = 2
     while True:
         if pos + 2 > len(data):
@@ -125,9 +127,10 @@ def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
             continue
         if marker == EOI:
             out += EOI_BYTES
-            return bytes(out), pos + 2
+            return (bytes(out) if copying else b""), pos + 2
         if marker in _STANDALONE:
-            out += data[pos:pos + 2]
+            if copying:
+                out += data[pos:pos + 2]
             pos += 2
             continue
         if pos + 4 > len(data):
@@ -135,15 +138,17 @@ def _walk(data: bytes, *, keep, jfif: bool = False) -> tuple[bytes, int]:
         (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
         if length < 2 or pos + 2 + length > len(data):
             raise MetadataError(f"JPEG segment 0xFF{marker:02X} claims {length} bytes past the end")
-        payload = data[pos + 4:pos + 2 + length]
-        if jfif and marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
-            out += _jfif_without_thumbnail(payload)
-        elif keep(marker, payload):
-            out += _adobe_rebuilt(payload) if marker == APP14 else data[pos:pos + 2 + length]
+        if copying:
+            payload = data[pos + 4:pos + 2 + length]
+            if jfif and marker == APP0 and payload.startswith(b"JFIF\x00") and len(payload) >= 14:
+                out += _jfif_without_thumbnail(payload)
+            elif keep(marker, payload):
+                out += _adobe_rebuilt(payload) if marker == APP14 else data[pos:pos + 2 + length]
         pos += 2 + length
         if marker == SOS:
             end = _scan_entropy_data(data, pos)
-            out += data[pos:end]
+            if copying:
+                out += data[pos:end]
             pos = end
 
 
