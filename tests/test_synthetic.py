@@ -78,6 +78,27 @@ def test_builtin_donors_are_the_same_everywhere():
     assert first.shape == (face_bank.TEXTURE, face_bank.TEXTURE, 3) and first.dtype == np.uint8
 
 
+def test_the_surrogates_mouth_shows_the_faces_own_mouth_colour():
+    """Inside the mouth the surrogate takes the face's own colour there (teeth where the
+    face smiles), not the donors' dark opening; nothing else of the surrogate changes."""
+    t = face_bank.template()
+    surrogate = face_bank.builtin_bank().surrogate(np.arange(5))  # donors paint a dark opening
+    texture = face_bank.procedural_face(np.random.default_rng(3))
+    inner = face_bank.filled_mask(t.polygon("lips_inner"))
+    texture[inner] = (235, 232, 225)  # the face shows its teeth
+    seen = t.face.copy()
+    lit = synthetic_faces._mouth_inside(surrogate, texture, seen)
+    lightness = lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2Lab)[..., 0].astype(np.float32)  # noqa: E731
+    core = cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert lightness(lit)[core].mean() > lightness(surrogate)[core].mean() + 60
+    near = cv2.dilate(inner.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert np.array_equal(lit[~near], surrogate[~near])
+    # a dark mouth (open, no teeth) stays dark; behind a hand nothing is measured
+    texture[inner] = (40, 20, 20)
+    assert lightness(synthetic_faces._mouth_inside(surrogate, texture, seen))[core].mean() < 30
+    assert np.array_equal(synthetic_faces._mouth_inside(surrogate, texture, seen & ~inner), surrogate)
+
+
 def test_a_face_too_small_for_landmarks_falls_back_to_noisy_pixelation():
     image = rng_image(5, 120, 160)
     box = np.float32([[60, 40, 76, 58]])

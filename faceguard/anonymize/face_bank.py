@@ -77,6 +77,11 @@ def template() -> Template:
                     outline_depth=depth)
 
 
+def filled_mask(polygon: np.ndarray) -> np.ndarray:
+    """(TEXTURE, TEXTURE) bool: ``polygon`` (n, 2) canvas pixels, filled."""
+    return _filled((TEXTURE, TEXTURE), [polygon])
+
+
 def _filled(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
     canvas = np.zeros(shape, np.uint8)
     cv2.fillPoly(canvas, [np.round(p * 16).astype(np.int32) for p in polygons], 1,

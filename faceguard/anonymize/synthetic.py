@@ -11,8 +11,9 @@ For every detected face:
    never its own donor;
 4. the landmarks are moved to the anti-face layout (face_shape: feature positions, sizes
    and shapes reflected through the average face; openness and outline kept);
-5. the surrogate takes the face's skin colour (Lab mean and deviation) and its coarse
-   lighting, is warped back onto the face's landmarks (so pose, eye and mouth openness
+5. the surrogate takes the face's skin colour (Lab mean and deviation), its coarse
+   lighting and, inside the mouth, the face's own mean mouth colour (teeth where it
+   smiles; ``_mouth_inside``), is warped back onto the face's landmarks (so pose, eye and mouth openness
    follow the face), gets random grain as strong as the photo's own on that face
    (``_grain``), and is blended in with a Laplacian pyramid inside the face oval;
 6. a hand in front of the face (detect/hands.py: fingers at a cheek, a chin on a fist)
@@ -56,6 +57,9 @@ FEATURES = ("left_eye", "right_eye", "left_eyebrow", "right_eyebrow", "lips_oute
 # from its eyes and brows; the surrogate reaches full strength HAND_FEATHER of the face's
 # feather away from the hand
 EYES, EYE_MARGIN, HAND_FEATHER = FEATURES[:4], 0.08, 0.5
+# the inside of the mouth (_mouth_inside): darker by MOUTH_CORNERS at its corners and by
+# MOUTH_GAP along the line between upper and lower teeth
+MOUTH_CORNERS, MOUTH_GAP = 0.5, 0.4
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,7 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     mean, std = color.lab_stats(texture, t.skin & seen)
     toned = color.transfer_color(surrogate, t.skin, mean, std)
     toned = _relight(toned, texture, seen)
+    toned = _mouth_inside(toned, texture, seen)
     points = face_shape.anti_face(face.points, t, strength=anti_face)
     warped, covered = mesh.warp(toned, t.points, points - [x0, y0], t.triangles,
                                 (y1 - y0, x1 - x0), depth=face.depth)
@@ -239,6 +244,37 @@ def _paste(out: np.ndarray, face: FaceLandmarks, texture: np.ndarray, surrogate:
     fill = np.where(covered[..., None], grained, region)
     out[y0:y1, x0:x1] = color.pyramid_blend(region, fill, mask)
     return np.array([x0, y0, x1, y1], np.int64)
+
+
+def _mouth_inside(surrogate: np.ndarray, texture: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The surrogate with the inside of its mouth (the template's inner lips) in the face's
+    own mouth colour: teeth where the face shows teeth, a dark opening where its mouth is
+    dark, lips where it is closed (its inner lips are then a sliver that the warp stretches
+    over the template's). One mean colour, measured where ``seen`` (not behind a hand),
+    shaded as a mouth is: darker toward the corners and along the line between upper and
+    lower teeth. The donors' own mouths are painted dark, and averaged they put a dark hole
+    where the face smiles. All (TEXTURE, TEXTURE, 3) uint8 RGB; ``seen`` (TEXTURE, TEXTURE) bool."""
+    t = face_bank.template()
+    loop = t.polygon("lips_inner")
+    inner = face_bank.filled_mask(loop)
+    measured = cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & seen
+    if not measured.any():
+        return surrogate
+    colour = texture[measured].astype(np.float32).mean(0)
+    corner_a, corner_b = loop[0], loop[len(loop) // 2]
+    centre, half_width = (corner_a + corner_b) / 2, max(float(np.linalg.norm(corner_b - corner_a)) / 2, 1.0)
+    xs = np.arange(TEXTURE, dtype=np.float32)[None, :]
+    shade = 1.0 - MOUTH_CORNERS * np.clip(np.abs(xs - centre[0]) / half_width, 0, 1) ** 2
+    shade = np.repeat(shade, TEXTURE, axis=0)
+    half = len(loop) // 2
+    midline = (loop[:half + 1] + loop[[(len(loop) - i) % len(loop) for i in range(half + 1)]]) / 2
+    gap = np.zeros((TEXTURE, TEXTURE), np.float32)
+    cv2.polylines(gap, [np.round(midline * 16).astype(np.int32)], False, 1.0, max(1, TEXTURE // 80),
+                  lineType=cv2.LINE_AA, shift=4)
+    shade *= 1.0 - MOUTH_GAP * cv2.GaussianBlur(gap, (0, 0), 0.6)
+    mask = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), 0.6)[..., None]
+    painted = colour[None, None, :] * shade[..., None]
+    return np.clip(np.rint(surrogate * (1 - mask) + painted * mask), 0, 255).astype(np.uint8)
 
 
 def _fine(grey: np.ndarray) -> np.ndarray:
