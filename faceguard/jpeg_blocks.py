@@ -36,8 +36,9 @@ from .errors import WriteError
 from .metadata import jpeg as markers
 
 LIBJPEG = "turbo210"
-# rows compared at a time for changed MCUs and when an output is checked: bands in which
-# nothing differs (most of a photo) are passed over after one cheap scan
+# rows compared at a time for changed MCUs and when an output is checked (a multiple of
+# every MCU height, 8 and 16): bands in which nothing differs (most of a photo) are passed
+# over after one cheap scan
 SCAN_ROWS = 64
 _SOF_HUFFMAN = {0xC0: "baseline", 0xC1: "extended", 0xC2: "progressive"}
 _tempdir_lock = threading.Lock()
@@ -237,7 +238,8 @@ def check_splice(decoded: np.ndarray, before: np.ndarray, after: np.ndarray, gri
         if _differ(decoded[band], before[band]) and cv2.countNonZero(cv2.subtract(
                 differences(decoded[band], before[band]), _touched_rows(grid, mcu, before.shape[:2], band))):
             raise WriteError("spliced JPEG differs from its input outside the changed blocks")
-        cols = np.nonzero(grid[top // mcu[0]:-(-min(top + SCAN_ROWS, height) // mcu[0])].any(axis=0))[0]
+        mcu_rows = slice(top // mcu[0], -(-min(top + SCAN_ROWS, height) // mcu[0]))  # the band's
+        cols = np.nonzero(grid[mcu_rows].any(axis=0))[0]
         if len(cols) == 0:
             continue
         inside = (band, slice(cols.min() * mcu[1], (cols.max() + 1) * mcu[1]))

@@ -13,9 +13,10 @@ For every detected face:
    and shapes reflected through the average face; openness and outline kept);
 5. the surrogate takes the face's skin colour (Lab mean and deviation), its coarse
    lighting and, inside the mouth, the face's own mean mouth colour (teeth where it
-   smiles; ``_mouth_inside``), is warped back onto the face's landmarks (so pose, eye and mouth openness
-   follow the face), gets random grain as strong as the photo's own on that face
-   (``_grain``), and is blended in with a Laplacian pyramid inside the face oval;
+   smiles; ``_mouth_inside``), is warped back onto the face's landmarks (so pose, eye
+   and mouth openness follow the face), gets random grain as strong as the photo's own
+   on that face (``_grain``), and is blended in with a Laplacian pyramid inside the face
+   oval;
 6. a hand in front of the face (detect/hands.py: fingers at a cheek, a chin on a fist)
    keeps its pixels, except over the eyes and brows, and is left out of the face's colour
    and lighting; a face with a hand in front of it lends no texture to the others.
