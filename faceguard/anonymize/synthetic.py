@@ -25,6 +25,7 @@ Pixels outside each face's mesh (plus a feather of a few pixels) are left bit-id
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -252,30 +253,41 @@ def _mouth_inside(surrogate: np.ndarray, texture: np.ndarray, seen: np.ndarray) 
     own mouth colour: teeth where the face shows teeth, a dark opening where its mouth is
     dark, lips where it is closed (its inner lips are then a sliver that the warp stretches
     over the template's). One mean colour, measured where ``seen`` (not behind a hand),
-    shaded as a mouth is: darker toward the corners and along the line between upper and
-    lower teeth. The donors' own mouths are painted dark, and averaged they put a dark hole
-    where the face smiles. All (TEXTURE, TEXTURE, 3) uint8 RGB; ``seen`` (TEXTURE, TEXTURE) bool."""
-    t = face_bank.template()
-    loop = t.polygon("lips_inner")
-    inner = face_bank.filled_mask(loop)
-    measured = cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & seen
+    shaded as a mouth is (``_mouth_layout``). The donors' own mouths are painted dark, and
+    averaged they put a dark hole where the face smiles. All (TEXTURE, TEXTURE, 3) uint8
+    RGB; ``seen`` (TEXTURE, TEXTURE) bool."""
+    core, shade, mask = _mouth_layout()
+    measured = core & seen
     if not measured.any():
         return surrogate
     colour = texture[measured].astype(np.float32).mean(0)
-    corner_a, corner_b = loop[0], loop[len(loop) // 2]
+    painted = colour[None, None, :] * shade[..., None]
+    return np.clip(np.rint(surrogate * (1 - mask) + painted * mask), 0, 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _mouth_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inside of the template's mouth, on the canvas, made once: (the inner lips less a
+    pixel's rim, (TEXTURE, TEXTURE) bool, where the face's mouth colour is measured; the
+    shade, (TEXTURE, TEXTURE) float32, darker by MOUTH_CORNERS at the corners and by
+    MOUTH_GAP along the line between upper and lower teeth; the soft mask the colour is
+    painted through, (TEXTURE, TEXTURE, 1) float32)."""
+    loop = face_bank.template().polygon("lips_inner")
+    inner = face_bank.filled_mask(loop)
+    core = cv2.erode(inner.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    half = len(loop) // 2
+    corner_a, corner_b = loop[0], loop[half]
     centre, half_width = (corner_a + corner_b) / 2, max(float(np.linalg.norm(corner_b - corner_a)) / 2, 1.0)
     xs = np.arange(TEXTURE, dtype=np.float32)[None, :]
     shade = 1.0 - MOUTH_CORNERS * np.clip(np.abs(xs - centre[0]) / half_width, 0, 1) ** 2
     shade = np.repeat(shade, TEXTURE, axis=0)
-    half = len(loop) // 2
     midline = (loop[:half + 1] + loop[[(len(loop) - i) % len(loop) for i in range(half + 1)]]) / 2
     gap = np.zeros((TEXTURE, TEXTURE), np.float32)
     cv2.polylines(gap, [np.round(midline * 16).astype(np.int32)], False, 1.0, max(1, TEXTURE // 80),
                   lineType=cv2.LINE_AA, shift=4)
     shade *= 1.0 - MOUTH_GAP * cv2.GaussianBlur(gap, (0, 0), 0.6)
     mask = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), 0.6)[..., None]
-    painted = colour[None, None, :] * shade[..., None]
-    return np.clip(np.rint(surrogate * (1 - mask) + painted * mask), 0, 255).astype(np.uint8)
+    return core, shade, mask
 
 
 def _fine(grey: np.ndarray) -> np.ndarray:
