@@ -2,6 +2,7 @@
 specimens, and what the report says (never the number itself)."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -460,14 +461,37 @@ SMALL_PRINT_SCENES = (11, 40, 73, 138)
 
 
 def test_a_passport_whose_print_is_too_small_for_the_whole_image_search_is_found(shared_data):
-    wanted = {}
-    for index, (_path, scene) in enumerate(scenes.scenes(shared_data, max(SMALL_PRINT_SCENES) + 1, seed=0)):
-        if index in SMALL_PRINT_SCENES:
-            wanted[index] = scene
-    for index, scene in wanted.items():
+    for index in SMALL_PRINT_SCENES:
+        scene = _seed0_scenes(shared_data)[index]
         result = anonymize(scene.image, config=DOCUMENTS)
         best = max((q.quad_iou(scene.cards[0].quad, np.float32(c.quad)) for c in result.cards), default=0.0)
         assert best >= 0.7, (index, best)
+
+
+# Scenes (seed 0) whose document's outline was found short of its MRZ: a TD1 card outlined
+# off to one side (the ends of its three lines, check digits among them, showed beyond the
+# outline: 0 of 3 fields hidden) and a passport taken for an ID-1 card (its second MRZ line,
+# never read, 87% hidden).
+CUT_MRZ_SCENES = (71, 188)
+
+
+@functools.lru_cache(maxsize=1)
+def _seed0_scenes(shared_data: Path) -> dict[int, scenes.Scene]:
+    """The scenes of SMALL_PRINT_SCENES and CUT_MRZ_SCENES (generated once: a scene's
+    index is its place in the sequence from seed 0)."""
+    wanted = set(SMALL_PRINT_SCENES + CUT_MRZ_SCENES)
+    return {index: scene for index, (_path, scene)
+            in enumerate(scenes.scenes(shared_data, max(wanted) + 1, seed=0)) if index in wanted}
+
+
+def test_an_mrz_that_an_outline_cuts_short_is_hidden_whole(shared_data):
+    for index in CUT_MRZ_SCENES:
+        scene = _seed0_scenes(shared_data)[index]
+        for cards in ("whole", "fields"):
+            result = anonymize(scene.image, config=Config(cards=cards, text="cards"))
+            changed = scenes.changed_pixels(scene.image, result.image)
+            shares = [scenes.hidden_share(f.quad, changed) for f in scene.cards[0].fields]
+            assert min(shares) >= 0.98, (index, cards, shares)
 
 
 def _card_on_sign(portrait: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

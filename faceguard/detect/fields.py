@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
+from ..core import quads as q
 from .numbers import find_numbers
 from .text import TextLine
 
@@ -20,6 +22,17 @@ _NAME_LABEL = re.compile(r"姓名|姓\s*名|\bname|surname|given|\bnom\b|pr[ée]
                          re.IGNORECASE)
 # kinds in order of importance, for a line holding several
 _PRIORITY = ("mrz", "id", "card", "phone", "email", "digits")
+# Machine-readable zones (ICAO 9303): TD1 cards carry three lines of 30 characters, TD2
+# documents two of 36, passports (TD3) two of 44. OCR often reads an MRZ line short (an
+# outline that stops before the document's edge cuts it off; fillers at its end go unread)
+# or misses one of its lines, so every MRZ line read is hidden as its whole zone
+# (``_mrz_zones``). (characters per line, lines) of the zone taken for the longest line
+# read, by the number of its characters: up to 30 a TD1 zone; longer, a passport's (a
+# line of 31-36 may be a TD2 line or a passport's read short: its length covers both).
+MRZ_FORMATS = ((30, 3), (44, 2))
+MRZ_LINE_PITCH = 2.0
+# lines this many line heights apart at most (across) belong to one zone
+ZONE_SPAN = (max(count for _length, count in MRZ_FORMATS) - 1) * MRZ_LINE_PITCH
 
 
 @dataclass(frozen=True)
@@ -53,14 +66,19 @@ def sensitive_lines(lines: list[TextLine], *, names: bool = False) -> list[Sensi
     """The lines to hide: every line with an identity number; with ``names``, name lines too."""
     out: list[SensitiveLine] = []
     chosen: set[int] = set()
+    mrz: list[tuple[TextLine, bool]] = []
     for index, line in enumerate(lines):
         matches = find_numbers(line.text)
         if matches:
             kinds = {m.kind for m in matches}
             kind = next(k for k in _PRIORITY if k in kinds)
             validated = all(m.validated for m in matches if m.kind == kind)
-            out.append(SensitiveLine(line.quad, kind, validated))
+            if kind == "mrz":
+                mrz.append((line, validated))
+            else:
+                out.append(SensitiveLine(line.quad, kind, validated))
             chosen.add(index)
+    out += _mrz_zones(mrz)
     if names:
         for line in lines:
             if not _NAME_LABEL.search(line.text):
@@ -75,3 +93,64 @@ def sensitive_lines(lines: list[TextLine], *, names: bool = False) -> list[Sensi
                     out.append(SensitiveLine(target.quad, "name", False))
                     chosen.add(position)
     return out
+
+
+class _Axis(NamedTuple):
+    """A text line's frame: its centre, unit vectors along and across it (pixels), and its
+    length and height."""
+
+    centre: np.ndarray
+    along: np.ndarray
+    across: np.ndarray
+    length: float
+    height: float
+
+
+def _axis(quad: np.ndarray) -> _Axis:
+    ordered = q.landscape(q.order_quad(quad))
+    along = (ordered[1] + ordered[2] - ordered[0] - ordered[3]) / 2
+    length = max(float(np.linalg.norm(along)), 1e-6)
+    along = along / length
+    return _Axis(ordered.mean(axis=0), along, np.float32([-along[1], along[0]]), length,
+                 max(q.short_side(ordered), 1.0))
+
+
+def _mrz_zones(lines: list[tuple[TextLine, bool]]) -> list[SensitiveLine]:
+    """One quad per machine-readable zone among ``lines`` (MRZ lines read, with whether
+    their check digits hold): the lines of a zone (parallel, side by side, at most
+    ZONE_SPAN line heights apart) taken together, drawn out at both ends to the
+    length of their format (the shortest of MRZ_FORMATS that holds the longest line read,
+    at that line's character pitch) plus one character, and widened on both sides by
+    MRZ_LINE_PITCH heights per line of the format not read. A zone read whole keeps its
+    lines' extent (plus one character at each end)."""
+    zones: list[list[tuple[TextLine, bool, _Axis]]] = []
+    for line, validated in sorted(lines, key=lambda item: -_axis(item[0].quad).length):
+        axis = _axis(line.quad)
+        for zone in zones:
+            first = zone[0][2]
+            offset = axis.centre - first.centre
+            if (abs(float(axis.along @ first.along)) >= 0.97
+                    and abs(float(offset @ first.across)) <= ZONE_SPAN * first.height
+                    and abs(float(offset @ first.along)) <= first.length / 2):
+                zone.append((line, validated, axis))
+                break
+        else:
+            zones.append([(line, validated, axis)])
+    return [_zone_quad(zone) for zone in zones]
+
+
+def _zone_quad(zone: list[tuple[TextLine, bool, _Axis]]) -> SensitiveLine:
+    """The SensitiveLine covering one zone (see _mrz_zones); zone[0] is its longest line."""
+    longest, _validated, axis = zone[0]
+    characters = max(len(line.text.strip()) for line, _v, _a in zone)
+    per_line, line_count = next((f for f in MRZ_FORMATS if f[0] >= characters), MRZ_FORMATS[-1])
+    pitch = axis.length / max(len(longest.text.strip()), 1)
+    corners = np.concatenate([line.quad for line, _v, _a in zone]) - axis.centre
+    along, across = corners @ axis.along, corners @ axis.across
+    grow_along = (max(per_line - characters, 0) + 1) * pitch
+    grow_across = max(line_count - len(zone), 0) * MRZ_LINE_PITCH * axis.height
+    a0, a1 = along.min() - grow_along, along.max() + grow_along
+    b0, b1 = across.min() - grow_across, across.max() + grow_across
+    quad = np.float32([axis.centre + a * axis.along + b * axis.across
+                       for a, b in ((a0, b0), (a1, b0), (a1, b1), (a0, b1))])
+    return SensitiveLine(q.order_quad(quad), "mrz", any(v for _l, v, _a in zone))
