@@ -13,13 +13,15 @@ How a document is found, on an image (H, W, 3) uint8 RGB, upright:
    or lines that run across its outline. ``_accepts`` scores a candidate from its edge
    support and the lines inside it. An outline that grows past a smaller one onto what
    the card lies on (a sign, a page: the ring between them has the colours found outside,
-   not the card's) gives way to the smaller one. The best candidates are then read
-   carefully (rectified, lines found again at ``READ_SIDE``), and a candidate is a
-   document only when some number is among its lines (a card always carries one; a
-   placard rarely does). The careful read, the costly step, is spared an outline of
-   ``GLANCE_MIN_SIDE`` px or more whose lines read so far show no digits or MRZ filler,
-   unless a glance at it enlarged to ``GLANCE_SIDE`` finds a long line of print the
-   whole-image search missed that shows them (``_may_hold_number_inside``).
+   not the card's) gives way to the smaller one; an outline around a much smaller one (the
+   border of a photo or a poster the card lies on) has it read first, and gives way to it
+   when it is a document. The best candidates are then read carefully (rectified, lines
+   found again at ``READ_SIDE``), and a candidate is a document only when some number is
+   among its lines (a card always carries one; a placard rarely does). The careful read,
+   the costly step, is spared an outline of ``GLANCE_MIN_SIDE`` px or more whose lines
+   read so far show no digits or MRZ filler, unless a glance at it enlarged to
+   ``GLANCE_SIDE`` finds a long line of print the whole-image search missed that shows
+   them (``_may_hold_number_inside``).
 3. The whole frame: a scan or a close-up shows the document with no border. The text
    lines outside every document found are read, and the frame counts as a document when
    an identity number or MRZ line is among them (``numbers.find_numbers``).
@@ -634,23 +636,8 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
         if score > 0:
             scored.append(_Scored(quad, score, inside))
-    scored = _without_overgrown(preview, to_preview, scored)
-    documents: list[Document] = []
-    reads = 0
-    for quad, score, _inside in sorted(scored, key=_Scored.rank):
-        if reads >= MAX_READS:
-            break
-        if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
-            continue
-        # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
-        # a date); a placard with lines of small print rarely does
-        reads += 1
-        if not _may_hold_number_inside(quad, readings, full):
-            continue
-        read = _read_inside(full(), quad)
-        if any(_identity_evidence(line.text) for line in read):
-            documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
-                                      lines=read))
+    ranked = sorted(_without_overgrown(preview, to_preview, scored), key=_Scored.rank)
+    documents = _documents_among(ranked, _cards_within(preview, to_preview, ranked), readings, full)
     for document in documents:
         document.spilling = spilling_lines(lines, document.quad)
     outside = np.array([line for line in lines
@@ -663,10 +650,46 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
     return documents
 
 
+def _documents_among(ranked: list[_Scored], cards_within: list[list[int]],
+                     readings: Callable[[], list[ocr.TextLine]], full: Callable[[], np.ndarray]
+                     ) -> list[Document]:
+    """The candidates (best first) read carefully that hold a number, MAX_READS reads at
+    most: the cards inside an outline (``cards_within``) are read before it, and an outline
+    around a card found gives way to it unless print of its own holds a number too
+    (``_number_beside``), as does any outline overlapping one that gave way."""
+    documents: list[Document] = []
+    found: set[int] = set()
+    given_way: list[np.ndarray] = []  # outlines of what cards found lie on
+    reads = 0
+    for index in _reading_order(cards_within):
+        if reads >= MAX_READS:
+            break
+        quad, score, _inside = ranked[index]
+        if any(q.quad_iou(quad, d.quad) >= 0.3 or q.covered_by(quad, d.quad) >= 0.8 for d in documents):
+            continue
+        if any(q.quad_iou(quad, other) >= 0.3 for other in given_way) or (
+                found & set(cards_within[index]) and not _number_beside(quad, documents, readings)):
+            given_way.append(quad)  # it grows past a card found onto what that lies on
+            continue
+        # a card carries a number (ID, card, MRZ, phone, any run of 8+ digits that is not
+        # a date); a placard with lines of small print rarely does
+        reads += 1
+        if not _may_hold_number_inside(quad, readings, full):
+            continue
+        read = _read_inside(full(), quad)
+        if any(_identity_evidence(line.text) for line in read):
+            documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
+                                      lines=read))
+            found.add(index)
+    return documents
+
+
 COLOUR_SIDE = 320         # colours are compared on a copy this long
 CARD_COLOUR = 0.01        # share of a card's border pixels for a colour to be the card's
-# an outline that outgrows a card around the same print is 1.2-2.5 times its area; a much
-# smaller outline inside a card is a box printed on it, not the card
+# an outline that outgrows a card around the same print is 1.2-2.5 times its area, and takes
+# the card's place (_without_overgrown); an outline around a much smaller card is what the
+# card lies on (a photo, a poster, a page: _cards_within). Either way a smaller outline on
+# the card's own colours is a box printed on the card, not the card.
 NESTED_AREA = (0.4, 0.85)
 NESTED_SCORE = 0.7        # and it must be nearly as good a card by its own evidence
 
@@ -733,6 +756,48 @@ def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Sco
             card = max(outgrown, key=lambda inner: q.quad_area(inner.quad))  # the card, not a box on it
             score[id(card)] = max(score[id(card)], outer.score)
     return [item._replace(score=score[id(item)]) for item in scored if id(item) not in dropped]
+
+
+def _cards_within(preview: np.ndarray, to_preview: float, ranked: list[_Scored]) -> list[list[int]]:
+    """For each candidate of ``ranked``, the much smaller candidates inside it (under
+    NESTED_AREA[0] of its area: a card on a photo, a page or a poster whose edges outline
+    it too) onto whose background it grows (``_outgrows_card``), largest first: cards that
+    are read before it, and that it gives way to when one of them is found to be a
+    document. A box printed on a card lies on the card's own colours, and the card stays.
+
+    preview : (h, w, 3) uint8 RGB copy of the image, ``to_preview`` times its size; the
+    candidates' quads are in pixels of the image.
+    """
+    small, to_small = ocr.resized(preview, COLOUR_SIDE, max_upscale=1.0)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+    scale = to_preview * to_small
+    areas = [q.quad_area(item.quad) for item in ranked]
+    within: list[list[int]] = []
+    for outer, (outer_quad, _score, _inside) in enumerate(ranked):
+        inner = [k for k, item in enumerate(ranked)
+                 if areas[k] < NESTED_AREA[0] * areas[outer] and q.covered_by(item.quad, outer_quad) >= 0.9
+                 and _outgrows_card(lab, item.quad * scale, outer_quad * scale)]
+        within.append(sorted(inner, key=lambda k: -areas[k]))
+    return within
+
+
+def _number_beside(quad: np.ndarray, documents: list[Document],
+                   readings: Callable[[], list[ocr.TextLine]]) -> bool:
+    """Whether a line of the whole-image search read inside ``quad`` but outside every
+    document found holds a number (``_identity_evidence``): print of the larger outline's
+    own, which the cards found inside it do not account for."""
+    return any(q.covered_by(line.quad, quad) >= 0.5 and _identity_evidence(line.text)
+               and all(q.covered_by(line.quad, d.quad) < 0.5 for d in documents)
+               for line in readings())
+
+
+def _reading_order(cards_within: list[list[int]]) -> list[int]:
+    """The candidates' indices in rank order, each once, with the cards inside an outline
+    (``cards_within``) just before it."""
+    order: list[int] = []
+    for index, inner in enumerate(cards_within):
+        order += [k for k in inner + [index] if k not in order]
+    return order
 
 
 def _may_hold_number(text: str) -> bool:
