@@ -637,26 +637,23 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
         if score > 0:
             scored.append(_Scored(quad, score, inside))
     ranked = sorted(_without_overgrown(preview, to_preview, scored), key=_Scored.rank)
-    documents = _documents_among(ranked, _cards_within(preview, to_preview, ranked), readings, full)
-    for document in documents:
-        document.spilling = spilling_lines(lines, document.quad)
-    outside = np.array([line for line in lines
-                        if all(q.covered_by(line, d.quad) < 0.5 for d in documents)], np.float32)
+    documents = _documents_among(ranked, _cards_within(preview, to_preview, ranked), lines, readings, full)
+    outside = np.array([line for line in lines if _beside(line, documents)], np.float32)
     if len(outside) >= FRAME_MIN_LINES:
-        frame = _frame_document(size, [line for line in readings()
-                                       if all(q.covered_by(line.quad, d.quad) < 0.5 for d in documents)])
+        frame = _frame_document(size, [line for line in readings() if _beside(line.quad, documents)])
         if frame is not None:
             documents.append(frame)
     return documents
 
 
-def _documents_among(ranked: list[_Scored], cards_within: list[list[int]],
+def _documents_among(ranked: list[_Scored], cards_within: list[list[int]], lines: np.ndarray,
                      readings: Callable[[], list[ocr.TextLine]], full: Callable[[], np.ndarray]
                      ) -> list[Document]:
     """The candidates (best first) read carefully that hold a number, MAX_READS reads at
-    most: the cards inside an outline (``cards_within``) are read before it, and an outline
-    around a card found gives way to it unless print of its own holds a number too
-    (``_number_beside``), as does any outline overlapping one that gave way."""
+    most, each with its spilling print among ``lines`` (the whole-image search's, (N, 4, 2)
+    in pixels of the image): the cards inside an outline (``cards_within``) are read before
+    it, and an outline around a card found gives way to it unless print of its own holds a
+    number too (``_number_beside``), as does any outline overlapping one that gave way."""
     documents: list[Document] = []
     found: set[int] = set()
     given_way: list[np.ndarray] = []  # outlines of what cards found lie on
@@ -679,7 +676,7 @@ def _documents_among(ranked: list[_Scored], cards_within: list[list[int]],
         read = _read_inside(full(), quad)
         if any(_identity_evidence(line.text) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
-                                      lines=read))
+                                      lines=read, spilling=spilling_lines(lines, quad)))
             found.add(index)
     return documents
 
@@ -787,8 +784,17 @@ def _number_beside(quad: np.ndarray, documents: list[Document],
     document found holds a number (``_identity_evidence``): print of the larger outline's
     own, which the cards found inside it do not account for."""
     return any(q.covered_by(line.quad, quad) >= 0.5 and _identity_evidence(line.text)
-               and all(q.covered_by(line.quad, d.quad) < 0.5 for d in documents)
-               for line in readings())
+               and _beside(line.quad, documents) for line in readings())
+
+
+def _beside(line: np.ndarray, documents: list[Document]) -> bool:
+    """Whether the text line ``line`` (4, 2) is print of none of ``documents``: not half
+    inside one, nor one of the lines hidden with it to their end (its spilling print, grown
+    as the pipeline grows it: a line that an outline found a little small cuts in two)."""
+    return all(q.covered_by(line, d.quad) < 0.5
+               and not any(q.covered_by(line, q.pad_quad(spill, 0.2 * q.short_side(spill) + 1)) >= SPILL_MAX
+                           for spill in d.spilling)
+               for d in documents)
 
 
 def _reading_order(cards_within: list[list[int]]) -> list[int]:
