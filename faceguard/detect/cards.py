@@ -17,10 +17,11 @@ How a document is found, on an image (H, W, 3) uint8 RGB, upright:
    border of a photo or a poster the card lies on) has it read first, and gives way to it
    when it is a document. The best candidates are then read carefully (rectified, lines
    found again at ``READ_SIDE``), and a candidate is a document only when some number is
-   among its lines (a card always carries one; a placard rarely does). The careful read,
-   the costly step, is spared an outline of ``GLANCE_MIN_SIDE`` px or more whose lines
-   read so far show no digits or MRZ filler, unless a glance at it enlarged to
-   ``GLANCE_SIDE`` finds a long line of print the whole-image search missed that shows
+   among its lines (a card always carries one; a placard rarely does), and not one hidden
+   with a document found already (an outline across a card reads its print again). The
+   careful read, the costly step, is spared an outline of ``GLANCE_MIN_SIDE`` px or more
+   whose lines read so far show no digits or MRZ filler, unless a glance at it enlarged
+   to ``GLANCE_SIDE`` finds a long line of print the whole-image search missed that shows
    them (``_may_hold_number_inside``).
 3. The whole frame: a scan or a close-up shows the document with no border. The text
    lines outside every document found are read, and the frame counts as a document when
@@ -653,7 +654,9 @@ def _documents_among(ranked: list[_Scored], cards_within: list[list[int]], lines
     most, each with its spilling print among ``lines`` (the whole-image search's, (N, 4, 2)
     in pixels of the image): the cards inside an outline (``cards_within``) are read before
     it, and an outline around a card found gives way to it unless print of its own holds a
-    number too (``_number_beside``), as does any outline overlapping one that gave way."""
+    number too (``_number_beside``), as does any outline overlapping one that gave way. A
+    document needs a number of its own, not one hidden with a document found already (an
+    outline across a card reads the card's print again)."""
     documents: list[Document] = []
     found: set[int] = set()
     given_way: list[np.ndarray] = []  # outlines of what cards found lie on
@@ -674,7 +677,7 @@ def _documents_among(ranked: list[_Scored], cards_within: list[list[int]], lines
         if not _may_hold_number_inside(quad, readings, full):
             continue
         read = _read_inside(full(), quad)
-        if any(_identity_evidence(line.text) for line in read):
+        if any(_identity_evidence(line.text) and not _hidden_with(line.quad, documents) for line in read):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read, spilling=spilling_lines(lines, quad)))
             found.add(index)
@@ -791,10 +794,20 @@ def _beside(line: np.ndarray, documents: list[Document]) -> bool:
     """Whether the text line ``line`` (4, 2) is print of none of ``documents``: not half
     inside one, nor one of the lines hidden with it to their end (its spilling print, grown
     as the pipeline grows it: a line that an outline found a little small cuts in two)."""
-    return all(q.covered_by(line, d.quad) < 0.5
-               and not any(q.covered_by(line, q.pad_quad(spill, 0.2 * q.short_side(spill) + 1)) >= SPILL_MAX
-                           for spill in d.spilling)
-               for d in documents)
+    return all(q.covered_by(line, d.quad) < 0.5 and not _spilling_from(line, d) for d in documents)
+
+
+def _hidden_with(line: np.ndarray, documents: list[Document]) -> bool:
+    """Whether the text line ``line`` (4, 2) is hidden with one of ``documents``: inside
+    it (SPILL_MAX of its area) or among its spilling print."""
+    return any(q.covered_by(line, d.quad) >= SPILL_MAX or _spilling_from(line, d) for d in documents)
+
+
+def _spilling_from(line: np.ndarray, document: Document) -> bool:
+    """Whether ``line`` is one of ``document``'s spilling lines, grown as the pipeline
+    hides them (``pipeline._line_margin``)."""
+    return any(q.covered_by(line, q.pad_quad(spill, 0.2 * q.short_side(spill) + 1)) >= SPILL_MAX
+               for spill in document.spilling)
 
 
 def _reading_order(cards_within: list[list[int]]) -> list[int]:
