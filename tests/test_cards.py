@@ -545,6 +545,30 @@ def test_print_hidden_with_a_document_is_not_print_beside_it():
     assert _beside(cut, [])
 
 
+def test_a_number_an_outline_across_a_card_reads_again_is_the_cards(monkeypatch):
+    """An outline across a card found, whose only number is the card's own (inside the
+    card), is no document; the line it read becomes the card's, so --cards fields hides it
+    even where the card's own reading missed it."""
+    from faceguard.detect import cards
+    from faceguard.detect.fields import sensitive_lines
+
+    def box(x0, y0, x1, y1):
+        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+    card, across = box(100, 100, 400, 290), box(60, 200, 700, 560)
+    misread = ocr.TextLine(box(120, 250, 380, 266), "4539 I488 O343 6467", 0.6)
+    identity = ocr.TextLine(box(120, 150, 380, 166), "110101199003074578", 0.9)
+    number = ocr.TextLine(box(121, 250, 379, 266), "4539 1488 0343 6467", 0.9)
+    readings = {card.tobytes(): [identity, misread], across.tobytes(): [number]}
+    monkeypatch.setattr(cards, "_may_hold_number_inside", lambda quad, readings, full: True)
+    monkeypatch.setattr(cards, "_read_inside", lambda image, quad: readings[quad.tobytes()])
+    ranked = [cards._Scored(card, 1.0, 4), cards._Scored(across, 0.9, 4)]
+    found = cards._documents_among(ranked, [[], []], np.zeros((0, 4, 2), np.float32),
+                                   lambda: [], lambda: np.zeros((600, 800, 3), np.uint8))
+    assert [d.quad.tolist() for d in found] == [card.tolist()]
+    assert {line.kind for line in sensitive_lines(found[0].lines)} == {"id", "card"}
+
+
 def _card_on_sign(portrait: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A light card laid on a dark sign held in a grey crowd (Lab image, 400x400), with the
     card's outline, the sign's outline around it and a box printed on the card."""

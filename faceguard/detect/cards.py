@@ -677,10 +677,14 @@ def _documents_among(ranked: list[_Scored], cards_within: list[list[int]], lines
         if not _may_hold_number_inside(quad, readings, full):
             continue
         read = _read_inside(full(), quad)
-        if any(_identity_evidence(line.text) and not _hidden_with(line.quad, documents) for line in read):
+        numbers = [line for line in read if _identity_evidence(line.text)]
+        if any(not _hidden_with(line.quad, documents) for line in numbers):
             documents.append(Document(quad=quad, kind=kind_for_aspect(q.quad_aspect(quad)), score=score,
                                       lines=read, spilling=spilling_lines(lines, quad)))
             found.add(index)
+        else:  # the card's own print, read again: its lines are the card's (a reading of its
+            for line in numbers:  # own may have missed one), hidden under --cards fields too
+                next(d for d in documents if _hidden_with(line.quad, [d])).lines.append(line)
     return documents
 
 
