@@ -110,7 +110,7 @@ def _anonymize(full: Callable[[], np.ndarray], view: np.ndarray, factors: tuple[
                   for b, s, r, t in zip(boxes, scores, regions, treatments)]
     cards = [CardFinding(quad=tuple((float(x), float(y)) for x, y in d.quad), kind=d.kind,
                          score=d.score) for d in documents]
-    texts = [TextFinding(box=_floats(_bounds(_line_margin(line.quad), image)), kind=line.kind,
+    texts = [TextFinding(box=_floats(_bounds(quads.line_margin(line.quad), image)), kind=line.kind,
                          validated=line.validated) for line in lines]
     # a near miss inside what was hidden anyway (a face's mask, a document) is none
     hidden_areas = [quads.box_quad(r) for r in regions] + [d.quad for d in documents] + \
@@ -136,7 +136,7 @@ def hide_found(image: np.ndarray, documents: list[card_detection.Document],
     elif documents:  # --cards fields reads only inside each outline
         image = _hide_spilling(image, documents)
     if lines:
-        image = TextHider()(image, [_line_margin(line.quad) for line in lines])
+        image = TextHider()(image, [quads.line_margin(line.quad) for line in lines])
     return image
 
 
@@ -163,7 +163,7 @@ def _hide_spilling(image: np.ndarray, documents: list[card_detection.Document]) 
     """``image`` (H, W, 3) uint8 RGB with the documents' print that runs over their
     outlines or lies just beyond them (an MRZ line an outline stopped short of) hidden,
     unread."""
-    spilling = [_line_margin(line) for d in documents for line in d.spilling]
+    spilling = [quads.line_margin(line) for d in documents for line in d.spilling]
     return TextHider()(image, spilling) if spilling else image
 
 
@@ -204,11 +204,6 @@ def _document_margin(quad: np.ndarray) -> np.ndarray:
     print's own edges) still covers that line: the lines of an ID-1 card's MRZ are 6.5% of
     its height apart."""
     return quads.pad_quad(quad, 0.07 * quads.short_side(quad) + 1)
-
-
-def _line_margin(quad: np.ndarray) -> np.ndarray:
-    """A text line grown by a fifth of its height on every side."""
-    return quads.pad_quad(quad, 0.2 * quads.short_side(quad) + 1)
 
 
 def _bounds(quad: np.ndarray, image: np.ndarray) -> tuple[int, int, int, int]:

@@ -809,8 +809,8 @@ def _hidden_with(line: np.ndarray, documents: list[Document]) -> bool:
 
 def _spilling_from(line: np.ndarray, document: Document) -> bool:
     """Whether ``line`` is one of ``document``'s spilling lines, grown as the pipeline
-    hides them (``pipeline._line_margin``)."""
-    return any(q.covered_by(line, q.pad_quad(spill, 0.2 * q.short_side(spill) + 1)) >= SPILL_MAX
+    hides them (``quads.line_margin``)."""
+    return any(q.covered_by(line, q.line_margin(spill)) >= SPILL_MAX
                for spill in document.spilling)
 
 
