@@ -637,8 +637,9 @@ def _find_upright(full: Callable[[], np.ndarray], size: tuple[int, int], preview
         log.debug("candidate support %.2f lines %d/%d score %.2f", support, inside, crossing, score)
         if score > 0:
             scored.append(_Scored(quad, score, inside))
-    ranked = sorted(_without_overgrown(preview, to_preview, scored), key=_Scored.rank)
-    documents = _documents_among(ranked, _cards_within(preview, to_preview, ranked), lines, readings, full)
+    outgrows = _outgrows_in(preview, to_preview)
+    ranked = sorted(_without_overgrown(outgrows, scored), key=_Scored.rank)
+    documents = _documents_among(ranked, _cards_within(outgrows, ranked), lines, readings, full)
     outside = np.array([line for line in lines if _beside(line, documents)], np.float32)
     if len(outside) >= FRAME_MIN_LINES:
         frame = _frame_document(size, [line for line in readings() if _beside(line.quad, documents)])
@@ -733,19 +734,24 @@ def _outgrows_card(lab: np.ndarray, inner: np.ndarray, outer: np.ndarray) -> boo
     return float(ring_hist[card_like].sum()) < 0.5
 
 
-def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Scored]) -> list[_Scored]:
+def _outgrows_in(preview: np.ndarray, to_preview: float) -> Callable[[np.ndarray, np.ndarray], bool]:
+    """``_outgrows_card`` for quads in pixels of the image, on one Lab copy COLOUR_SIDE long
+    of ``preview`` ((h, w, 3) uint8 RGB, ``to_preview`` times the image's size), made once:
+    ``outgrows(inner, outer)``."""
+    small, to_small = ocr.resized(preview, COLOUR_SIDE, max_upscale=1.0)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
+    scale = to_preview * to_small
+    return lambda inner, outer: _outgrows_card(lab, inner * scale, outer * scale)
+
+
+def _without_overgrown(outgrows: Callable[[np.ndarray, np.ndarray], bool],
+                       scored: list[_Scored]) -> list[_Scored]:
     """The candidates less each outline that holds a smaller one and grows past that one's
     card onto the background (a card laid on a sign, a page or a photo, whose outer edges
     support a larger outline). The largest such smaller one (the card, not a box printed
     on it) takes the larger one's score when that is higher: the larger one's evidence
-    (its print) was the card's.
-
-    preview : (h, w, 3) uint8 RGB copy of the image, ``to_preview`` times its size; the
-    candidates' quads are in pixels of the image.
+    (its print) was the card's. ``outgrows`` : ``_outgrows_in``'s test.
     """
-    small, to_small = ocr.resized(preview, COLOUR_SIDE, max_upscale=1.0)
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
-    scale = to_preview * to_small
     score = {id(item): item.score for item in scored}
     dropped = set()
     for outer in scored:
@@ -754,7 +760,7 @@ def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Sco
                   if inner is not outer and inner.score >= NESTED_SCORE * outer.score
                   and NESTED_AREA[0] * outer_area <= q.quad_area(inner.quad) < NESTED_AREA[1] * outer_area
                   and q.covered_by(inner.quad, outer.quad) >= 0.9]
-        outgrown = [inner for inner in nested if _outgrows_card(lab, inner.quad * scale, outer.quad * scale)]
+        outgrown = [inner for inner in nested if outgrows(inner.quad, outer.quad)]
         if outgrown:
             dropped.add(id(outer))
             card = max(outgrown, key=lambda inner: q.quad_area(inner.quad))  # the card, not a box on it
@@ -762,25 +768,21 @@ def _without_overgrown(preview: np.ndarray, to_preview: float, scored: list[_Sco
     return [item._replace(score=score[id(item)]) for item in scored if id(item) not in dropped]
 
 
-def _cards_within(preview: np.ndarray, to_preview: float, ranked: list[_Scored]) -> list[list[int]]:
+def _cards_within(outgrows: Callable[[np.ndarray, np.ndarray], bool],
+                  ranked: list[_Scored]) -> list[list[int]]:
     """For each candidate of ``ranked``, the much smaller candidates inside it (under
     NESTED_AREA[0] of its area: a card on a photo, a page or a poster whose edges outline
     it too) onto whose background it grows (``_outgrows_card``), largest first: cards that
     are read before it, and that it gives way to when one of them is found to be a
     document. A box printed on a card lies on the card's own colours, and the card stays.
-
-    preview : (h, w, 3) uint8 RGB copy of the image, ``to_preview`` times its size; the
-    candidates' quads are in pixels of the image.
+    ``outgrows`` : ``_outgrows_in``'s test.
     """
-    small, to_small = ocr.resized(preview, COLOUR_SIDE, max_upscale=1.0)
-    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB)
-    scale = to_preview * to_small
     areas = [q.quad_area(item.quad) for item in ranked]
     within: list[list[int]] = []
     for outer, (outer_quad, _score, _inside) in enumerate(ranked):
         inner = [k for k, item in enumerate(ranked)
                  if areas[k] < NESTED_AREA[0] * areas[outer] and q.covered_by(item.quad, outer_quad) >= 0.9
-                 and _outgrows_card(lab, item.quad * scale, outer_quad * scale)]
+                 and outgrows(item.quad, outer_quad)]
         within.append(sorted(inner, key=lambda k: -areas[k]))
     return within
 

@@ -126,8 +126,8 @@ def _mrz_zones(lines: list[tuple[TextLine, bool]]) -> list[SensitiveLine]:
     MRZ_LINE_PITCH heights per line of the format not read. A zone read whole keeps its
     lines' extent (plus one character at each end)."""
     zones: list[list[tuple[TextLine, bool, _Axis]]] = []
-    for line, validated in sorted(lines, key=lambda item: -_axis(item[0].quad).length):
-        axis = _axis(line.quad)
+    framed = [(line, validated, _axis(line.quad)) for line, validated in lines]
+    for line, validated, axis in sorted(framed, key=lambda item: -item[2].length):
         for zone in zones:
             first = zone[0][2]
             offset = axis.centre - first.centre
