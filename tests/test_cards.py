@@ -528,18 +528,15 @@ def test_print_hidden_with_a_document_is_not_print_beside_it():
     spilling one, is beside it."""
     from faceguard.detect.cards import Document, _beside, spilling_lines
 
-    def box(x0, y0, x1, y1):
-        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-
-    card = box(100, 100, 400, 290)
-    cut = box(120, 283, 380, 299)          # the card's last line, 44% inside its outline
-    elsewhere = box(600, 100, 900, 116)    # a sign's line
-    running_on = box(120, 283, 700, 299)   # a line that goes on far past the card
-    lines = np.stack([box(120, 150, 380, 166), box(120, 200, 380, 216), cut, elsewhere])
+    card = q.box_quad((100, 100, 400, 290))
+    cut = q.box_quad((120, 283, 380, 299))          # the card's last line, 44% inside its outline
+    elsewhere = q.box_quad((600, 100, 900, 116))    # a sign's line
+    running_on = q.box_quad((120, 283, 700, 299))   # a line that goes on far past the card
+    lines = np.stack([q.box_quad((120, 150, 380, 166)), q.box_quad((120, 200, 380, 216)), cut, elsewhere])
     document = Document(quad=card, kind="id1", score=1.0, spilling=spilling_lines(lines, card))
     assert len(document.spilling) == 1
     assert not _beside(cut, [document])
-    assert not _beside(box(120.5, 283.5, 379.5, 298.5), [document])  # the same line, read
+    assert not _beside(q.box_quad((120.5, 283.5, 379.5, 298.5)), [document])  # the same line, read
     assert _beside(elsewhere, [document])
     assert _beside(running_on, [document])
     assert _beside(cut, [])
@@ -552,13 +549,10 @@ def test_a_number_an_outline_across_a_card_reads_again_is_the_cards(monkeypatch)
     from faceguard.detect import cards
     from faceguard.detect.fields import sensitive_lines
 
-    def box(x0, y0, x1, y1):
-        return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-
-    card, across = box(100, 100, 400, 290), box(60, 200, 700, 560)
-    misread = ocr.TextLine(box(120, 250, 380, 266), "4539 I488 O343 6467", 0.6)
-    identity = ocr.TextLine(box(120, 150, 380, 166), "110101199003074578", 0.9)
-    number = ocr.TextLine(box(121, 250, 379, 266), "4539 1488 0343 6467", 0.9)
+    card, across = q.box_quad((100, 100, 400, 290)), q.box_quad((60, 200, 700, 560))
+    misread = ocr.TextLine(q.box_quad((120, 250, 380, 266)), "4539 I488 O343 6467", 0.6)
+    identity = ocr.TextLine(q.box_quad((120, 150, 380, 166)), "110101199003074578", 0.9)
+    number = ocr.TextLine(q.box_quad((121, 250, 379, 266)), "4539 1488 0343 6467", 0.9)
     readings = {card.tobytes(): [identity, misread], across.tobytes(): [number]}
     monkeypatch.setattr(cards, "_may_hold_number_inside", lambda quad, readings, full: True)
     monkeypatch.setattr(cards, "_read_inside", lambda image, quad: readings[quad.tobytes()])
