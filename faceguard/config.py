@@ -61,7 +61,7 @@ class Effort(NamedTuple):
     stretch: float | None        # a base pass on the image widened this much
     auto_stretch: bool           # widened passes when the faces look squeezed
     quantized: bool              # the int8 network
-    detail_gate: float | None    # detail pass only if a base-pass cell scores this much
+    detail_gate: float | None    # detail pass only if a small base-pass cell scores this much
     turns: bool                  # photos stored turned, when no face is found upright
 
 
@@ -70,7 +70,7 @@ PRESETS = {
     Preset.FAST: Effort(detail=0.0, low_threshold=None, flip=False, tiled=False, stretch=None,
                         auto_stretch=False, quantized=True, detail_gate=None, turns=False),
     Preset.BALANCED: Effort(detail=1.5, low_threshold=0.15, flip=False, tiled=False, stretch=None,
-                            auto_stretch=True, quantized=False, detail_gate=0.05, turns=True),
+                            auto_stretch=True, quantized=False, detail_gate=0.1, turns=True),
     Preset.THOROUGH: Effort(detail=2.0, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
                             auto_stretch=False, quantized=False, detail_gate=None, turns=True),
 }
@@ -91,11 +91,11 @@ class Config:
     threshold : detector score above which a face is hidden (lower = fewer misses).
     preset : every preset looks at the image at up to 1024 px (base pass) and, on images
         of 1024 px or more, shrunk to 512, 256 and 128 px (large faces, close-ups). fast
-        runs the int8 network;
-        balanced the float network, plus a detail pass enlarged 1.5x for small faces
-        (skipped when no cell of the base pass scores 0.05), weak faces down to 0.15
-        kept when two passes agree, and the base and detail passes again on the image
-        widened when its faces look squeezed (images under 1024 px); thorough (detail
+        runs the int8 network; balanced the float network, plus a detail pass enlarged
+        1.5x for small faces (skipped when no cell of the base pass with a box under 48 px
+        scores 0.1: no small face, however weak), weak faces down to 0.15 kept when two
+        passes agree, and the base and detail passes again on the image widened when its
+        faces look squeezed (images under 1024 px); thorough (detail
         pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on
         large photos, and a base pass on the image widened 1.6 times).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own

@@ -162,7 +162,7 @@ def test_only_small_images_are_looked_at_again_widened(monkeypatch):
     again, and the detail pass where its input stays within 1024 px (on larger images
     these passes were costly and found nothing)."""
     calls = []
-    narrow = np.array([[0, 0, 50, 100]] * 5, np.float32)
+    narrow = np.array([[0, 0, 20, 40]] * 5, np.float32)  # small: the detail pass runs
 
     def narrow_faces(self, image, *, scale, threshold, stretch=1.0):
         calls.append((round(scale, 3), stretch))
@@ -183,25 +183,33 @@ def test_only_small_images_are_looked_at_again_widened(monkeypatch):
     assert widened_scales(800, 600) == [1.0]  # 1200 px at 1.5x: the base pass only
 
 
-@pytest.mark.parametrize("best_cell, detail_runs", [(0.0, False), (0.04, False), (0.06, True)])
-def test_detail_pass_runs_only_where_the_base_pass_saw_something(monkeypatch, best_cell,
-                                                                  detail_runs):
+@pytest.mark.parametrize("cell_side, best_cell, detail_runs",
+                         [(24, 0.0, False), (24, 0.09, False), (24, 0.11, True),
+                          (47, 0.11, True), (49, 0.11, False), (200, 0.99, False)])
+def test_detail_pass_runs_only_where_the_base_pass_saw_a_small_face(monkeypatch, cell_side,
+                                                                    best_cell, detail_runs):
     """balanced skips its detail pass on an image whose base pass has no cell scoring the
-    detail gate (a landscape); one weak cell is enough to look closer."""
+    detail gate with a box under DETAIL_GATE_SIDE (a landscape, a portrait: a large face,
+    however confident, says nothing of small ones); one weak small cell is enough to look
+    closer."""
     scales = []
 
-    def one_weak_cell(self, image, *, scale, threshold, stretch=1.0):
+    def one_cell(self, image, *, scale, threshold, stretch=1.0):
         scales.append(scale)
         if best_cell >= threshold:
-            return np.array([[10, 10, 30, 34]], np.float32), np.array([best_cell], np.float32)
+            side = cell_side / scale  # the box is cell_side px of the network's input
+            return np.array([[10, 10, 10 + side, 10 + side]], np.float32), \
+                np.array([best_cell], np.float32)
         return faces.EMPTY_BOXES.copy(), np.zeros(0, np.float32)
 
-    monkeypatch.setattr(faces.CenterFace, "detect", one_weak_cell)
+    monkeypatch.setattr(faces.CenterFace, "detect", one_cell)
     options = Config().detection
-    detect_faces(np.zeros((768, 1024, 3), np.uint8), **options)
-    detail = plan_passes(1024, 768, options["detail"])[1]
-    assert detail.kind == "detail"
-    assert (detail.scale in scales) == detail_runs
+    for width, height in ((1024, 768), (4000, 3000)):  # base pass at 1x and at 0.256x
+        scales.clear()
+        detect_faces(np.zeros((height, width, 3), np.uint8), **options)
+        detail = plan_passes(width, height, options["detail"])[1]
+        assert detail.kind == "detail"
+        assert (detail.scale in scales) == detail_runs
     assert Config(preset="thorough").detection["detail_gate"] is None  # thorough always looks
 
 
