@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int)
     args = parser.parse_args()
     data, out = args.shared / "data", args.out / args.preset
+    # outputs of an earlier run would be skipped as done, and judged instead of this code's
+    shutil.rmtree(out, ignore_errors=True)
     faceguard(data / "faces", out / "faces", args.preset, args.workers)
     for label, name in SETS.items():
         judge(args.shared, json.loads((data / name).read_text()), data, out, label)
