@@ -164,7 +164,7 @@ def test_only_small_images_are_looked_at_again_widened(monkeypatch):
     calls = []
     narrow = np.array([[0, 0, 20, 40]] * 5, np.float32)  # small: the detail pass runs
 
-    def narrow_faces(self, image, *, scale, threshold, stretch=1.0):
+    def narrow_faces(self, image, *, scale, threshold, stretch=1.0, window=None):
         calls.append((round(scale, 3), stretch))
         return narrow, np.full(5, 0.9, np.float32)
 
@@ -194,7 +194,7 @@ def test_detail_pass_runs_only_where_the_base_pass_saw_a_small_face(monkeypatch,
     closer."""
     scales = []
 
-    def one_cell(self, image, *, scale, threshold, stretch=1.0):
+    def one_cell(self, image, *, scale, threshold, stretch=1.0, window=None):
         scales.append(scale)
         if best_cell >= threshold:
             side = cell_side / scale  # the box is cell_side px of the network's input
@@ -211,6 +211,71 @@ def test_detail_pass_runs_only_where_the_base_pass_saw_a_small_face(monkeypatch,
         assert detail.kind == "detail"
         assert (detail.scale in scales) == detail_runs
     assert Config(preset="thorough").detection["detail_gate"] is None  # thorough always looks
+
+
+def test_a_window_of_the_network_input_sees_what_the_whole_pass_sees(shared_data):
+    """CenterFace on part of its input: the same pixels the whole pass sees there, so the
+    faces well inside the part get the same boxes and scores; none reaches a cut edge."""
+    image = cv2.imread(str(shared_data / GROUP_PHOTO))[:, :, ::-1].copy()
+    height, width = image.shape[:2]
+    net = faces._network(False)
+    whole = net.detect(image, scale=1.5, threshold=0.2)
+    every = net.detect(image, scale=1.5, threshold=0.2, window=(0, 0, width, height))
+    assert all(np.array_equal(a, b) for a, b in zip(whole, every))
+    window = (width * 0.2, height * 0.3, width * 0.7, height * 0.9)
+    boxes, scores = net.detect(image, scale=1.5, threshold=0.2, window=window)
+    grid = 32 / 1.5  # the part is the window grown to the network's 32-px grid
+    assert len(boxes) and (boxes[:, :2] >= np.subtract(window[:2], grid)).all() \
+        and (boxes[:, 2:] <= np.add(window[2:], grid)).all()
+    deep = 48  # image pixels inside the window; cells clear of the threshold
+    inside = (whole[0][:, :2] > np.add(window[:2], deep)).all(1) \
+        & (whole[0][:, 2:] < np.subtract(window[2:], deep)).all(1) & (whole[1] >= 0.25)
+    assert inside.sum() >= 10
+    overlap = iou_matrix(whole[0][inside], boxes)
+    assert (overlap.max(1) > 0.9).all()
+    assert np.abs(whole[1][inside] - scores[overlap.argmax(1)]).max() < 0.03
+
+
+def test_the_detail_pass_sees_the_part_around_what_the_base_pass_saw(monkeypatch):
+    """balanced's detail pass looks at the box around the base pass's cells of faces it
+    reports, from the near-miss floor, grown by DETAIL_MARGIN px of the base input; a weaker
+    cell or a face too large for it widens nothing."""
+    windows = []
+    cells = {  # a small face, one too weak to count, one too large for the detail pass
+        (1000, 800, 1080, 900): 0.3, (3000, 2500, 3080, 2600): 0.04,
+        (200, 1500, 1200, 2700): 0.9}
+
+    def base_cells(self, image, *, scale, threshold, stretch=1.0, window=None):
+        windows.append((scale, window))
+        boxes = [box for box, score in cells.items() if score >= threshold]
+        return np.array(boxes, np.float32).reshape(-1, 4), \
+            np.array([s for s in cells.values() if s >= threshold], np.float32)
+
+    monkeypatch.setattr(faces.CenterFace, "detect", base_cells)
+    options = Config().detection
+    detect_faces(np.zeros((3000, 4000, 3), np.uint8), **options)
+    base, detail = plan_passes(4000, 3000, options["detail"])[:2]
+    grow = faces.DETAIL_MARGIN / base.scale
+    assert windows[0] == (base.scale, None)
+    assert (detail.scale, (1000 - grow, 800 - grow, 1080 + grow, 900 + grow)) in windows
+    assert all(window is None for scale, window in windows if scale != detail.scale)
+
+
+def test_a_crowd_in_part_of_a_large_photo_is_found_as_by_the_whole_detail_pass(shared_data,
+                                                                               monkeypatch):
+    """The detail pass on its part of a 12-MP photo finds the crowd's faces as the pass on
+    the whole photo does."""
+    scene = cv2.imread(str(shared_data / GROUP_PHOTO))[:, :, ::-1]
+    large = sorted(p for p in (shared_data / "large").rglob("*") if p.is_file())[0]
+    photo = cv2.resize(cv2.imread(str(large))[:, :, ::-1], (4000, 3000))
+    photo[900:900 + scene.shape[0], 2400:2400 + scene.shape[1]] = scene
+    photo = np.ascontiguousarray(photo)
+    options = Config().detection
+    parts, _ = faces.search_faces(photo, **options)[:2]
+    monkeypatch.setattr(faces, "_detail_window", lambda *args: None)
+    wholes, _ = faces.search_faces(photo, **options)[:2]
+    assert len(wholes) >= 5 and len(parts) == len(wholes)
+    assert (iou_matrix(wholes, parts).max(1) > 0.9).all()
 
 
 @pytest.mark.parametrize("name", ["faces/wider_full/0_Parade_Parade_0_906.jpg",

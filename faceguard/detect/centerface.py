@@ -28,24 +28,76 @@ class CenterFace:
     def __init__(self, *, quantized: bool = False) -> None:
         self._session = onnx_session(INT8_MODEL if quantized else FLOAT_MODEL)
 
-    def detect(self, image: np.ndarray, *, scale: float, threshold: float, stretch: float = 1.0
+    def detect(self, image: np.ndarray, *, scale: float, threshold: float, stretch: float = 1.0,
+               window: tuple[float, float, float, float] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """Faces in ``image`` resized by ``scale`` (and its width by ``stretch`` more).
 
         image : ndarray of shape (H, W, 3), uint8, RGB.
         stretch : extra horizontal factor; > 1 widens faces that a squeezed image made narrow.
+        window : (x0, y0, x1, y1) in pixels of ``image``: run the network only on the part
+            of the resized input covering it, grown to the network's 32-px grid (the same
+            pixels the whole pass sees there), and drop the boxes that reach an edge of that
+            part inside the image (a face cut there). None: the whole image.
         Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, and scores (N,).
         """
         height, width = image.shape[:2]
         net_w = max(32, int(np.ceil(width * scale * stretch / 32)) * 32)
         net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
-        blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False, crop=False)
+        part = (0, 0, net_w, net_h) if window is None else _grid_part(window, width, height,
+                                                                       net_w, net_h)
+        if part == (0, 0, net_w, net_h):
+            blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False,
+                                         crop=False)
+        else:
+            a0, b0, a1, b1 = part
+            resized = cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+            blob = cv2.dnn.blobFromImage(np.ascontiguousarray(resized[b0:b1, a0:a1]))
         try:
             heatmap, sizes, offsets, _landmarks = self._session.run(None, {INPUT: blob})
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise DetectionError(f"CenterFace failed on a {net_w}x{net_h} input: {exc}") from exc
-        return _decode(heatmap[0, 0], sizes[0], offsets[0], threshold,
-                       width / net_w, height / net_h)
+            raise DetectionError(f"CenterFace failed on a {blob.shape[3]}x{blob.shape[2]} input: "
+                                 f"{exc}") from exc
+        back_x, back_y = width / net_w, height / net_h
+        boxes, scores = _decode(heatmap[0, 0], sizes[0], offsets[0], threshold, back_x, back_y)
+        if part == (0, 0, net_w, net_h):
+            return boxes, scores
+        return _placed(boxes, scores, part, net_w, net_h, back_x, back_y)
+
+
+# A box within this many pixels of the network input of an inner edge of a window's part
+# is a face the edge cut (or the edge's own artefact), not a face of the part.
+PART_EDGE = 4
+
+
+def _grid_part(window: tuple[float, float, float, float], width: int, height: int, net_w: int,
+               net_h: int) -> tuple[int, int, int, int]:
+    """(a0, b0, a1, b1): the pixels of a net_w x net_h network input (the whole image
+    resized) covering ``window`` (image pixels), grown outward to multiples of 32."""
+    x0, y0, x1, y1 = window
+    fx, fy = net_w / width, net_h / height
+    a0, b0 = int(max(x0, 0) * fx) // 32 * 32, int(max(y0, 0) * fy) // 32 * 32
+    a1 = min(int(np.ceil(x1 * fx / 32)) * 32, net_w)
+    b1 = min(int(np.ceil(y1 * fy / 32)) * 32, net_h)
+    return a0, b0, max(a1, a0 + 32), max(b1, b0 + 32)
+
+
+def _placed(boxes: np.ndarray, scores: np.ndarray, part: tuple[int, int, int, int], net_w: int,
+            net_h: int, back_x: float, back_y: float) -> tuple[np.ndarray, np.ndarray]:
+    """A part's boxes (image pixels, from the part's corner) moved to the whole image's
+    coordinates, without those reaching an edge of the part that is not the input's."""
+    a0, b0, a1, b1 = part
+    inner = np.ones(len(boxes), bool)
+    if a0 > 0:
+        inner &= boxes[:, 0] > PART_EDGE * back_x
+    if b0 > 0:
+        inner &= boxes[:, 1] > PART_EDGE * back_y
+    if a1 < net_w:
+        inner &= boxes[:, 2] < (a1 - a0 - PART_EDGE) * back_x
+    if b1 < net_h:
+        inner &= boxes[:, 3] < (b1 - b0 - PART_EDGE) * back_y
+    shift = np.array([a0 * back_x, b0 * back_y, a0 * back_x, b0 * back_y], np.float32)
+    return boxes[inner] + shift, scores[inner]
 
 
 def _decode(heatmap: np.ndarray, sizes: np.ndarray, offsets: np.ndarray, threshold: float,
