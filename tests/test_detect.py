@@ -278,6 +278,36 @@ def test_a_crowd_in_part_of_a_large_photo_is_found_as_by_the_whole_detail_pass(s
     assert (iou_matrix(wholes, parts).max(1) > 0.9).all()
 
 
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 10_000), candidates=st.integers(0, 300), kept_faces=st.integers(0, 40),
+       chunk_pairs=st.sampled_from([1, 7, 64, 1 << 20]), kept=st.integers(1, 12))
+def test_near_misses_are_the_best_clear_candidates_however_they_are_chunked(
+        seed, candidates, kept_faces, chunk_pairs, kept):
+    """Near misses compared with the faces a chunk at a time (a crowd's candidates and faces
+    at once held 600 MiB) are the ones the whole comparison gives: the best candidates
+    clear of every face, one per place."""
+    rng = np.random.default_rng(seed)
+
+    def random_boxes(n: int) -> np.ndarray:
+        corner = rng.uniform(-20, 300, (n, 2))
+        return np.hstack([corner, corner + rng.uniform(-5, 60, (n, 2))]).astype(np.float32)
+
+    boxes, faces_kept = random_boxes(candidates), random_boxes(kept_faces)
+    scores = rng.choice([0.05, 0.1, 0.2], candidates).astype(np.float32)  # ties too
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(faces, "NEAR_MISS_PAIRS", chunk_pairs)
+        near_boxes, near_scores = faces._near_misses(boxes, scores, faces_kept, 256, 256, kept)
+    clipped = faces.clip_boxes(boxes, 256, 256)
+    clear = (clipped[:, 2] > clipped[:, 0]) & (clipped[:, 3] > clipped[:, 1])
+    if kept_faces:
+        clear &= iou_matrix(clipped, faces_kept).max(axis=1) < faces.NEAR_MISS_IOU
+    best = np.argsort(-scores[clear], kind="stable")[:50 * kept]
+    expected = clipped[clear][best], scores[clear][best]
+    keep = faces.nms(*expected, faces.NEAR_MISS_IOU)[:kept]
+    assert np.array_equal(near_boxes, expected[0][keep])
+    assert np.array_equal(near_scores, expected[1][keep])
+
+
 @pytest.mark.parametrize("name", ["faces/wider_full/0_Parade_Parade_0_906.jpg",
                                   "faces/wider_full/12_Group_Large_Group_12_Group_Large_Group_12_228.jpg"])
 def test_near_misses_change_no_face_and_lie_under_the_threshold(shared_data, name):
