@@ -93,7 +93,8 @@ class Config:
         of 1024 px or more, shrunk to 512, 256 and 128 px (large faces, close-ups). fast
         runs the int8 network; balanced the float network, plus a detail pass enlarged
         1.5x for small faces (skipped when no cell of the base pass with a box under 48 px
-        scores 0.1: no small face, however weak), weak faces down to 0.15 kept when two
+        scores 0.1: no small face, however weak; and then only around the base pass's
+        cells of faces it reports), weak faces down to 0.15 kept when two
         passes agree, and the base and detail passes again on the image widened when its
         faces look squeezed (images under 1024 px); thorough (detail
         pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on

@@ -159,14 +159,14 @@ DETAIL_GATE_SIDE = 48
 # Within a photo, the detail pass sees only the part where the base pass saw a face of a
 # size the detail pass reports, however weakly: the box around every base cell scoring
 # NEAR_MISS_FLOOR or more whose box is within the detail pass's window, grown by
-# DETAIL_MARGIN px of the base pass's input on each side (with fewer cells, the faces the
-# detail pass finds lie near those the base pass scored weakly). On the network input's
-# own pixels (CenterFace.detect's window), so a face inside sees what the whole pass sees.
+# DETAIL_MARGIN px of the base pass's input on each side: the faces the detail pass finds
+# lie near cells the base pass scored, however weakly. The part is cut from the network's
+# own input (CenterFace.detect's window), so a face inside sees what the whole pass sees.
 # Measured as the gate above: every face of 16 px and more of both halves of wider_full,
-# the thumbnails, the close-ups and the pasted crowds hidden or found as before; the
-# detail pass's input shrinks to 40-50% on photos of people; detection CPU on wider_full
-# 0.395 -> 0.318 core-s per photo. Cells from 0.1 only (the gate's) lost a 27-px face of
-# the half-B thumbnails that the base pass scored 0.097, with no stronger cell near it.
+# the thumbnails, the close-ups and the pasted crowds hidden or found as before;
+# detection CPU on wider_full 0.395 -> 0.32-0.33 core-s per photo. Cells from 0.1 only
+# (the gate's) lost a 27-px face of the half-B thumbnails that the base pass scored
+# 0.097, with no stronger cell near it.
 DETAIL_MARGIN = 64
 
 
