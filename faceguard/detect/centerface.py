@@ -46,7 +46,8 @@ class CenterFace:
         net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
         part = (0, 0, net_w, net_h) if window is None else _grid_part(window, width, height,
                                                                        net_w, net_h)
-        if part == (0, 0, net_w, net_h):
+        whole = part == (0, 0, net_w, net_h)
+        if whole:
             blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False,
                                          crop=False)
         else:
@@ -60,7 +61,7 @@ class CenterFace:
                                  f"{exc}") from exc
         back_x, back_y = width / net_w, height / net_h
         boxes, scores = _decode(heatmap[0, 0], sizes[0], offsets[0], threshold, back_x, back_y)
-        if part == (0, 0, net_w, net_h):
+        if whole:
             return boxes, scores
         return _placed(boxes, scores, part, net_w, net_h, back_x, back_y)
 

@@ -174,15 +174,14 @@ def _detail_window(boxes: np.ndarray, scores: np.ndarray, base: Pass, detail: Pa
                    height: int) -> tuple[float, float, float, float] | None:
     """(x0, y0, x1, y1), image pixels: the part of the image the detail pass needs to see
     (see DETAIL_MARGIN), from the base pass's cells ``boxes`` (N, 4) in image pixels and
-    ``scores`` (N,) down to NEAR_MISS_FLOOR; None for the whole image."""
+    ``scores`` (N,) down to NEAR_MISS_FLOOR; None for the whole image (no such cell; a
+    window covering the image is the whole image to CenterFace.detect too)."""
     near = (scores >= NEAR_MISS_FLOOR) & (box_sides(boxes) * detail.scale < detail.high)
     if not near.any():
         return None
     grow = DETAIL_MARGIN / base.scale
     x0, y0 = boxes[near, :2].min(0) - grow
     x1, y1 = boxes[near, 2:].max(0) + grow
-    if x0 <= 0 and y0 <= 0 and x1 >= width and y1 >= height:
-        return None
     return float(max(x0, 0)), float(max(y0, 0)), float(min(x1, width)), float(min(y1, height))
 
 
