@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from faceguard import Config
 from faceguard.core.boxes import iou_matrix
 from faceguard.detect import faces
+from faceguard.detect.centerface import grid_parts
 from faceguard.detect.faces import detect_faces, plan_passes, tiles
 from faceguard.errors import DetectionError
 
@@ -164,7 +165,7 @@ def test_only_small_images_are_looked_at_again_widened(monkeypatch):
     calls = []
     narrow = np.array([[0, 0, 20, 40]] * 5, np.float32)  # small: the detail pass runs
 
-    def narrow_faces(self, image, *, scale, threshold, stretch=1.0, window=None):
+    def narrow_faces(self, image, *, scale, threshold, stretch=1.0, windows=None):
         calls.append((round(scale, 3), stretch))
         return narrow, np.full(5, 0.9, np.float32)
 
@@ -194,7 +195,7 @@ def test_detail_pass_runs_only_where_the_base_pass_saw_a_small_face(monkeypatch,
     closer."""
     scales = []
 
-    def one_cell(self, image, *, scale, threshold, stretch=1.0, window=None):
+    def one_cell(self, image, *, scale, threshold, stretch=1.0, windows=None):
         scales.append(scale)
         if best_cell >= threshold:
             side = cell_side / scale  # the box is cell_side px of the network's input
@@ -220,10 +221,10 @@ def test_a_window_of_the_network_input_sees_what_the_whole_pass_sees(shared_data
     height, width = image.shape[:2]
     net = faces._network(False)
     whole = net.detect(image, scale=1.5, threshold=0.2)
-    every = net.detect(image, scale=1.5, threshold=0.2, window=(0, 0, width, height))
+    every = net.detect(image, scale=1.5, threshold=0.2, windows=[(0, 0, width, height)])
     assert all(np.array_equal(a, b) for a, b in zip(whole, every))
     window = (width * 0.2, height * 0.3, width * 0.7, height * 0.9)
-    boxes, scores = net.detect(image, scale=1.5, threshold=0.2, window=window)
+    boxes, scores = net.detect(image, scale=1.5, threshold=0.2, windows=[window])
     grid = 32 / 1.5  # the part is the window grown to the network's 32-px grid
     assert len(boxes) and (boxes[:, :2] >= np.subtract(window[:2], grid)).all() \
         and (boxes[:, 2:] <= np.add(window[2:], grid)).all()
@@ -236,17 +237,46 @@ def test_a_window_of_the_network_input_sees_what_the_whole_pass_sees(shared_data
     assert np.abs(whole[1][inside] - scores[overlap.argmax(1)]).max() < 0.03
 
 
+@settings(max_examples=200, deadline=None)
+@given(width=st.integers(32, 3000), height=st.integers(32, 3000), scale=st.sampled_from([0.4, 1.0, 1.5]),
+       corners=st.lists(st.tuples(*[st.floats(0, 1)] * 4), min_size=1, max_size=30))
+def test_grid_parts_hold_every_window_whole_and_stay_apart(width, height, scale, corners):
+    """The parts of the network input the detail pass runs on: 32-px aligned, within the
+    input, each window whole inside one of them (a face near a base cell sees what the
+    whole pass sees), no two overlapping or touching (no face is looked at twice, and a
+    face across two parts would be cut by both), and each holding a window."""
+    net_w = max(32, int(np.ceil(width * scale / 32)) * 32)
+    net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
+    windows = [(min(a, b) * width, min(c, d) * height, max(a, b) * width, max(c, d) * height)
+               for a, b, c, d in corners]
+    parts = grid_parts(windows, width, height, net_w, net_h)
+    assert all(a0 % 32 == b0 % 32 == a1 % 32 == b1 % 32 == 0 and 0 <= a0 < a1 <= net_w
+               and 0 <= b0 < b1 <= net_h for a0, b0, a1, b1 in parts)
+    fx, fy = net_w / width, net_h / height
+
+    def holds(part, window) -> bool:
+        x0, y0, x1, y1 = window
+        return (part[0] <= x0 * fx and part[1] <= y0 * fy
+                and x1 * fx <= part[2] + 1e-3 and y1 * fy <= part[3] + 1e-3)
+
+    assert all(sum(holds(part, w) for part in parts) == 1 for w in windows)
+    assert all(any(holds(part, w) for w in windows) for part in parts)
+    for i, p in enumerate(parts):
+        for q in parts[i + 1:]:
+            assert p[2] < q[0] or q[2] < p[0] or p[3] < q[1] or q[3] < p[1]
+
+
 def test_the_detail_pass_sees_the_part_around_what_the_base_pass_saw(monkeypatch):
     """balanced's detail pass looks at the box around the base pass's cells of faces it
     reports, from the near-miss floor, grown by DETAIL_MARGIN px of the base input; a weaker
     cell or a face too large for it widens nothing."""
-    windows = []
+    seen = []
     cells = {  # a small face, one too weak to count, one too large for the detail pass
         (1000, 800, 1080, 900): 0.3, (3000, 2500, 3080, 2600): 0.04,
         (200, 1500, 1200, 2700): 0.9}
 
-    def base_cells(self, image, *, scale, threshold, stretch=1.0, window=None):
-        windows.append((scale, window))
+    def base_cells(self, image, *, scale, threshold, stretch=1.0, windows=None):
+        seen.append((scale, None if windows is None else [tuple(w) for w in windows]))
         boxes = [box for box, score in cells.items() if score >= threshold]
         return np.array(boxes, np.float32).reshape(-1, 4), \
             np.array([s for s in cells.values() if s >= threshold], np.float32)
@@ -256,9 +286,9 @@ def test_the_detail_pass_sees_the_part_around_what_the_base_pass_saw(monkeypatch
     detect_faces(np.zeros((3000, 4000, 3), np.uint8), **options)
     base, detail = plan_passes(4000, 3000, options["detail"])[:2]
     grow = faces.DETAIL_MARGIN / base.scale
-    assert windows[0] == (base.scale, None)
-    assert (detail.scale, (1000 - grow, 800 - grow, 1080 + grow, 900 + grow)) in windows
-    assert all(window is None for scale, window in windows if scale != detail.scale)
+    assert seen[0] == (base.scale, None)
+    assert (detail.scale, [(1000 - grow, 800 - grow, 1080 + grow, 900 + grow)]) in seen
+    assert all(windows is None for scale, windows in seen if scale != detail.scale)
 
 
 def test_a_crowd_in_part_of_a_large_photo_is_found_as_by_the_whole_detail_pass(shared_data,
@@ -272,7 +302,7 @@ def test_a_crowd_in_part_of_a_large_photo_is_found_as_by_the_whole_detail_pass(s
     photo = np.ascontiguousarray(photo)
     options = Config().detection
     parts, _ = faces.search_faces(photo, **options)[:2]
-    monkeypatch.setattr(faces, "_detail_window", lambda *args: None)
+    monkeypatch.setattr(faces, "_detail_windows", lambda *args: None)
     wholes, _ = faces.search_faces(photo, **options)[:2]
     assert len(wholes) >= 5 and len(parts) == len(wholes)
     assert (iou_matrix(wholes, parts).max(1) > 0.9).all()

@@ -9,6 +9,8 @@ heatmap within 0.02 of the float one on average where faces are (see models/READ
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,7 @@ from ..models import onnx_session
 FLOAT_MODEL, INT8_MODEL = "centerface_float.onnx", "centerface_int8.onnx"
 INPUT = "input.1"
 STRIDE = 4
+Window = tuple[float, float, float, float]  # (x0, y0, x1, y1), pixels of the image
 
 
 class CenterFace:
@@ -29,41 +32,46 @@ class CenterFace:
         self._session = onnx_session(INT8_MODEL if quantized else FLOAT_MODEL)
 
     def detect(self, image: np.ndarray, *, scale: float, threshold: float, stretch: float = 1.0,
-               window: tuple[float, float, float, float] | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               windows: Sequence[Window] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Faces in ``image`` resized by ``scale`` (and its width by ``stretch`` more).
 
         image : ndarray of shape (H, W, 3), uint8, RGB.
         stretch : extra horizontal factor; > 1 widens faces that a squeezed image made narrow.
-        window : (x0, y0, x1, y1) in pixels of ``image``: run the network only on the part
-            of the resized input covering it, grown to the network's 32-px grid (the same
-            pixels the whole pass sees there), and drop the boxes that reach an edge of that
+        windows : (x0, y0, x1, y1) rectangles in pixels of ``image``: run the network only
+            on the parts of the resized input covering them (see ``grid_parts``: the same
+            pixels the whole pass sees there), and drop the boxes that reach an edge of a
             part inside the image (a face cut there). None: the whole image.
         Returns boxes (N, 4) float32 (x0, y0, x1, y1) in pixels of ``image``, and scores (N,).
         """
         height, width = image.shape[:2]
         net_w = max(32, int(np.ceil(width * scale * stretch / 32)) * 32)
         net_h = max(32, int(np.ceil(height * scale / 32)) * 32)
-        part = (0, 0, net_w, net_h) if window is None else _grid_part(window, width, height,
-                                                                       net_w, net_h)
-        whole = part == (0, 0, net_w, net_h)
-        if whole:
+        parts = [(0, 0, net_w, net_h)] if windows is None else grid_parts(windows, width,
+                                                                         height, net_w, net_h)
+        back_x, back_y = width / net_w, height / net_h
+        if parts == [(0, 0, net_w, net_h)]:
             blob = cv2.dnn.blobFromImage(image, 1.0, (net_w, net_h), (0, 0, 0), swapRB=False,
                                          crop=False)
-        else:
-            a0, b0, a1, b1 = part
-            resized = cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+            return _decode(*self._run(blob), threshold, back_x, back_y)
+        resized = cv2.resize(image, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+        found_boxes, found_scores = [EMPTY_BOXES], [np.zeros(0, np.float32)]
+        for a0, b0, a1, b1 in parts:
             blob = cv2.dnn.blobFromImage(np.ascontiguousarray(resized[b0:b1, a0:a1]))
+            boxes, scores = _placed(*_decode(*self._run(blob), threshold, back_x, back_y),
+                                    (a0, b0, a1, b1), net_w, net_h, back_x, back_y)
+            found_boxes.append(boxes)
+            found_scores.append(scores)
+        return np.concatenate(found_boxes), np.concatenate(found_scores)
+
+    def _run(self, blob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The network on ``blob`` (1, 3, h, w) float32: its heatmap (h/4, w/4), log box
+        sizes (2, h/4, w/4) and centre offsets (2, h/4, w/4)."""
         try:
             heatmap, sizes, offsets, _landmarks = self._session.run(None, {INPUT: blob})
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise DetectionError(f"CenterFace failed on a {blob.shape[3]}x{blob.shape[2]} input: "
                                  f"{exc}") from exc
-        back_x, back_y = width / net_w, height / net_h
-        boxes, scores = _decode(heatmap[0, 0], sizes[0], offsets[0], threshold, back_x, back_y)
-        if whole:
-            return boxes, scores
-        return _placed(boxes, scores, part, net_w, net_h, back_x, back_y)
+        return heatmap[0, 0], sizes[0], offsets[0]
 
 
 # A box within this many pixels of the network input of an inner edge of a window's part
@@ -71,16 +79,33 @@ class CenterFace:
 PART_EDGE = 4
 
 
-def _grid_part(window: tuple[float, float, float, float], width: int, height: int, net_w: int,
-               net_h: int) -> tuple[int, int, int, int]:
-    """(a0, b0, a1, b1): the pixels of a net_w x net_h network input (the whole image
-    resized) covering ``window`` (image pixels), grown outward to multiples of 32."""
-    x0, y0, x1, y1 = window
+def grid_parts(windows: Sequence[Window], width: int, height: int, net_w: int,
+               net_h: int) -> list[tuple[int, int, int, int]]:
+    """(a0, b0, a1, b1) rectangles of a net_w x net_h network input (the whole
+    ``width`` x ``height`` image resized) that cover every window of ``windows`` (image
+    pixels), each window whole within one part: the windows grown outward to the network's
+    32-px grid, then windows that overlap or touch (corners too) are joined into the box
+    around them, until no two parts overlap or touch. Separate groups of faces give
+    separate parts, not one box around them all."""
     fx, fy = net_w / width, net_h / height
-    a0, b0 = int(max(x0, 0) * fx) // 32 * 32, int(max(y0, 0) * fy) // 32 * 32
-    a1 = min(int(np.ceil(x1 * fx / 32)) * 32, net_w)
-    b1 = min(int(np.ceil(y1 * fy / 32)) * 32, net_h)
-    return a0, b0, max(a1, a0 + 32), max(b1, b0 + 32)
+    cols, rows = net_w // 32, net_h // 32
+    blocks = np.zeros((rows, cols), np.uint8)  # the 32-px cells of the input to look at
+    for x0, y0, x1, y1 in windows:
+        c0 = min(int(max(x0, 0) * fx) // 32, cols - 1)
+        r0 = min(int(max(y0, 0) * fy) // 32, rows - 1)
+        c1 = min(int(np.ceil(x1 * fx / 32)), cols)
+        r1 = min(int(np.ceil(y1 * fy / 32)), rows)
+        blocks[r0:max(r1, r0 + 1), c0:max(c1, c0 + 1)] = 1
+    while True:  # a group's box can reach another group: join them, and look again
+        count, _labels, stats, _centres = cv2.connectedComponentsWithStats(blocks, connectivity=8)
+        boxes = [(x, y, x + w, y + h) for x, y, w, h, _area in stats[1:count]]
+        filled = np.zeros_like(blocks)
+        for c0, r0, c1, r1 in boxes:
+            filled[r0:r1, c0:c1] = 1
+        if np.array_equal(filled, blocks):
+            return [(int(c0) * 32, int(r0) * 32, int(c1) * 32, int(r1) * 32)
+                    for c0, r0, c1, r1 in boxes]
+        blocks = filled
 
 
 def _placed(boxes: np.ndarray, scores: np.ndarray, part: tuple[int, int, int, int], net_w: int,
