@@ -11,18 +11,46 @@ Importing faceguard loads no model; the detector is loaded on first use, once pe
 """
 __version__ = "0.1.0"  # first: modules imported below read it
 
-from .config import Config, Mode, OutputFormat
-from .core.masks import MaskShape
-from .errors import (
-    DecodeError,
-    DetectionError,
-    FaceguardError,
-    RefusedImage,
-    UsageError,
-    WriteError,
-)
-from .pipeline import anonymize, clean_bytes, process_file
-from .types import Detection, Result
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Config, Mode, OutputFormat
+    from .core.masks import MaskShape
+    from .errors import (
+        DecodeError,
+        DetectionError,
+        FaceguardError,
+        RefusedImage,
+        UsageError,
+        WriteError,
+    )
+    from .pipeline import anonymize, clean_bytes, process_file
+    from .types import Detection, Result
+
+# The public names and the modules that define them, imported on first use: the command
+# line (faceguard.cli) must set up its process before numpy is imported (see cli.py).
+_HOMES = {
+    **dict.fromkeys(("Config", "Mode", "OutputFormat"), ".config"),
+    "MaskShape": ".core.masks",
+    **dict.fromkeys(("DecodeError", "DetectionError", "FaceguardError", "RefusedImage",
+                     "UsageError", "WriteError"), ".errors"),
+    **dict.fromkeys(("anonymize", "clean_bytes", "process_file"), ".pipeline"),
+    **dict.fromkeys(("Detection", "Result"), ".types"),
+}
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'faceguard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))
+
 
 __all__ = [
     "Config", "DecodeError", "Detection", "DetectionError", "FaceguardError", "MaskShape", "Mode",

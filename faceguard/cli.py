@@ -18,6 +18,13 @@ from pathlib import Path
 
 import click
 
+# numpy's OpenBLAS starts a thread per core when it is imported, and faceguard's matrices
+# are small: in each process of a run (the command and every worker) that cost 0.25
+# core-s of the 0.5 the imports take, and workers share the cores already. Set before
+# anything imports numpy (the package's own __init__ imports nothing heavy); a value the
+# user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from . import __version__, storage
 from .audit import AuditLog, audit_fields, load_key, make_checkpoint, verify_chain
 from .batch import Job, plan_jobs, remove_stale_temporaries, run_batch

@@ -503,3 +503,31 @@ def test_an_unknown_key_in_the_options_file_is_named(tmp_path):
     result = CliRunner().invoke(main, ["run", str(tmp_path / "in"), "-o", str(tmp_path / "out"),
                                        "--config", str(config)])
     assert result.exit_code == 2 and "unknown option 'settle'" in result.output
+
+
+@pytest.mark.parametrize("user_setting", [None, "3"])
+def test_the_command_runs_numpy_on_one_blas_thread_unless_told(user_setting):
+    """The command line imports numpy with OPENBLAS_NUM_THREADS=1 (its workers inherit
+    it): OpenBLAS's thread per core cost each process 0.25 core-s at start, for matrices
+    of a few points. A value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user_setting:
+        env["OPENBLAS_NUM_THREADS"] = user_setting
+    code = ("import os\nimport faceguard.cli\n"
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    blas, threads = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                   text=True, check=True).stdout.split()
+    assert blas == (user_setting or "1")
+    if user_setting is None:
+        assert int(threads) == 1  # no OpenBLAS thread beside the main one
+
+
+def test_importing_faceguard_imports_no_numpy_until_a_name_is_used():
+    """`import faceguard` loads nothing heavy (the command line sets up its process after
+    it); the public names still work, each loaded on first use."""
+    code = ("import sys\nimport faceguard\nassert 'numpy' not in sys.modules\n"
+            "assert faceguard.Config().preset.value == 'balanced'\n"
+            "assert callable(faceguard.process_file) and 'process_file' in dir(faceguard)\n"
+            "try:\n    faceguard.nothing\nexcept AttributeError:\n    print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
