@@ -89,13 +89,14 @@ def grid_parts(windows: Sequence[Window], width: int, height: int, net_w: int,
     separate parts, not one box around them all."""
     fx, fy = net_w / width, net_h / height
     cols, rows = net_w // 32, net_h // 32
+    x0, y0, x1, y1 = np.asarray(windows, np.float64).reshape(-1, 4).T
+    c0 = np.minimum((np.maximum(x0, 0) * fx).astype(int) // 32, cols - 1)
+    r0 = np.minimum((np.maximum(y0, 0) * fy).astype(int) // 32, rows - 1)
+    c1 = np.maximum(np.minimum(np.ceil(x1 * fx / 32).astype(int), cols), c0 + 1)
+    r1 = np.maximum(np.minimum(np.ceil(y1 * fy / 32).astype(int), rows), r0 + 1)
     blocks = np.zeros((rows, cols), np.uint8)  # the 32-px cells of the input to look at
-    for x0, y0, x1, y1 in windows:
-        c0 = min(int(max(x0, 0) * fx) // 32, cols - 1)
-        r0 = min(int(max(y0, 0) * fy) // 32, rows - 1)
-        c1 = min(int(np.ceil(x1 * fx / 32)), cols)
-        r1 = min(int(np.ceil(y1 * fy / 32)), rows)
-        blocks[r0:max(r1, r0 + 1), c0:max(c1, c0 + 1)] = 1
+    for a0, b0, a1, b1 in zip(c0.tolist(), r0.tolist(), c1.tolist(), r1.tolist()):
+        blocks[b0:b1, a0:a1] = 1
     while True:  # a group's box can reach another group: join them, and look again
         count, _labels, stats, _centres = cv2.connectedComponentsWithStats(blocks, connectivity=8)
         boxes = [(x, y, x + w, y + h) for x, y, w, h, _area in stats[1:count]]
