@@ -24,6 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+# measured as `faceguard run` runs: one OpenBLAS thread per process (see faceguard/cli.py)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import cv2
 import numpy as np
 
@@ -33,7 +36,7 @@ from faceguard.config import Mode, Preset
 from faceguard.pipeline import clean_losslessly, view_side
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory import memory_over_batch  # noqa: E402
+from memory import memory_over_batch
 
 
 def prepare_inputs(shared: Path, folder: Path, generated: int) -> list[Path]:
