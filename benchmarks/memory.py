@@ -15,6 +15,9 @@ import os
 import tempfile
 from pathlib import Path
 
+# measured as `faceguard run` runs: one OpenBLAS thread per process (see faceguard/cli.py)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from faceguard import Config
 from faceguard.batch import plan_jobs, run_batch
 
