@@ -63,16 +63,20 @@ class Effort(NamedTuple):
     quantized: bool              # the int8 network
     detail_gate: float | None    # detail pass only if a small base-pass cell scores this much
     turns: bool                  # photos stored turned, when no face is found upright
+    mirror_votes: bool           # weak small faces no pass vouched for: the mirror's look
 
 
 # see README for each preset's measured recall and speed
 PRESETS = {
     Preset.FAST: Effort(detail=0.0, low_threshold=None, flip=False, tiled=False, stretch=None,
-                        auto_stretch=False, quantized=True, detail_gate=None, turns=False),
+                        auto_stretch=False, quantized=True, detail_gate=None, turns=False,
+                        mirror_votes=False),
     Preset.BALANCED: Effort(detail=1.5, low_threshold=0.15, flip=False, tiled=False, stretch=None,
-                            auto_stretch=True, quantized=False, detail_gate=0.1, turns=True),
+                            auto_stretch=True, quantized=False, detail_gate=0.1, turns=True,
+                            mirror_votes=True),
     Preset.THOROUGH: Effort(detail=2.0, low_threshold=0.1, flip=True, tiled=True, stretch=1.6,
-                            auto_stretch=False, quantized=False, detail_gate=None, turns=True),
+                            auto_stretch=False, quantized=False, detail_gate=None, turns=True,
+                            mirror_votes=False),
 }
 
 
@@ -95,8 +99,10 @@ class Config:
         1.5x for small faces (skipped when no cell of the base pass with a box under 48 px
         scores 0.1: no small face, however weak; and then only around the base pass's
         cells of faces it reports), weak faces down to 0.15 kept when two
-        passes agree, and the base and detail passes again on the image widened when its
-        faces look squeezed (images under 1024 px); thorough (detail
+        passes agree (on photos of 1024 px or more, the mirrored photo counts as a second
+        pass for weak faces of 16-64 px the others missed), and the base and detail
+        passes again on the image widened when its faces look squeezed (images under
+        1024 px); thorough (detail
         pass 2x, plus mirrored passes, weak faces down to 0.1, full-resolution tiles on
         large photos, and a base pass on the image widened 1.6 times).
     mode : blur, pixelate, fill, or synthetic (a k-Same surrogate face on the face's own

@@ -98,6 +98,24 @@ def test_votes_add_support_but_never_move_or_add_boxes(b, threshold):
     assert (other[2] == plain[2] + 1).all()  # each cluster's first box votes for it
 
 
+@given(boxes(), st.floats(0.2, 0.8), st.integers(0, 10_000))
+def test_a_vote_counted_against_the_leads_is_a_vote_in_the_fusion(b, threshold, seed):
+    """Each cluster's lead (its best box) is the box votes are matched to: a vote added
+    afterwards against the leads gives the support the fusion would have given it (the
+    mirrored look at weak faces relies on this)."""
+    rng = np.random.default_rng(seed)
+    scores = rng.uniform(0.1, 1, len(b)).astype(np.float32)
+    sources = np.zeros(len(b), np.int64)
+    votes = b[rng.random(len(b)) < 0.5] + rng.uniform(-3, 3, (1, 4)).astype(np.float32)
+    _fused, _scores, support, leads = weighted_fusion(b, scores, threshold, sources, leads=True)
+    assert leads.shape == _fused.shape
+    with_votes = weighted_fusion(b, scores, threshold, sources, votes=votes,
+                                 vote_sources=np.ones(len(votes), np.int64))
+    added = (iou_matrix(leads, votes).max(axis=1) >= threshold) if len(votes) and len(leads) \
+        else np.zeros(len(leads), bool)
+    np.testing.assert_array_equal(with_votes[2], support + added)
+
+
 def test_a_vote_that_overlaps_nothing_changes_nothing():
     b = as_boxes([[0, 0, 10, 10]])
     fused = weighted_fusion(b, np.float32([0.2]), 0.4, np.zeros(1, np.int64),

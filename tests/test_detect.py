@@ -291,6 +291,40 @@ def test_the_detail_pass_sees_the_part_around_what_the_base_pass_saw(monkeypatch
     assert all(windows is None for scale, windows in seen if scale != detail.scale)
 
 
+@pytest.mark.parametrize("mirror_sees_it, width, side, kept", [
+    (True, 1024, 36, True), (False, 1024, 36, False), (True, 800, 36, False), (True, 1024, 12, False)])
+def test_a_weak_small_face_no_other_pass_saw_is_kept_when_the_mirror_sees_it(
+        monkeypatch, mirror_sees_it, width, side, kept):
+    """balanced keeps a weak face (0.15-0.25) when two passes agree; one of 16-64 px that
+    only the base pass saw gets a look in the mirrored photo, on the part around it, which
+    counts as the second pass. Not on images under 1024 px (squeezed thumbnails), nor for
+    faces under 16 px (most of what the mirror confirmed there was no face)."""
+    face = np.array([[300, 200, 300 + side * 5 / 6, 200 + side]], np.float32)
+    base_scale = plan_passes(width, 768)[0].scale
+    mirrored_looks = []
+
+    def fake(self, image, *, scale, threshold, stretch=1.0, windows=None):
+        if scale != base_scale or threshold > 0.2:  # only the base pass (or its mirror) sees it
+            return faces.EMPTY_BOXES.copy(), np.zeros(0, np.float32)
+        if windows is None:
+            return face.copy(), np.array([0.2], np.float32)
+        mirrored_looks.append(np.asarray(windows))
+        if not mirror_sees_it:
+            return faces.EMPTY_BOXES.copy(), np.zeros(0, np.float32)
+        return face[:, [2, 1, 0, 3]] * [-1, 1, -1, 1] + [width, 0, width, 0], np.array([0.2], np.float32)
+
+    monkeypatch.setattr(faces.CenterFace, "detect", fake)
+    boxes, _scores = detect_faces(np.zeros((768, width, 3), np.uint8), **Config().detection)
+    assert len(boxes) == int(kept)
+    assert bool(mirrored_looks) == (width >= faces.BASE_SIDE and side >= faces.MIRROR_MIN_SIDE)
+    for windows in mirrored_looks:  # the part around the face, mirrored, not the whole photo
+        assert len(windows) == 1
+        x0, y0, x1, y1 = windows[0]
+        assert x0 <= width - face[0, 2] and x1 >= width - 300 and y0 <= 200 and y1 >= face[0, 3]
+        assert (x1 - x0) * (y1 - y0) < 0.1 * width * 768
+    assert Config(preset="fast").detection["mirror_votes"] is False  # one pass: no weak faces
+
+
 def test_a_crowd_in_part_of_a_large_photo_is_found_as_by_the_whole_detail_pass(shared_data,
                                                                                monkeypatch):
     """The detail pass on its part of a 12-MP photo finds the crowd's faces as the pass on

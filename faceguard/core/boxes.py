@@ -102,8 +102,8 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
 
 def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
                     sources: np.ndarray | None = None, *, votes: np.ndarray | None = None,
-                    vote_sources: np.ndarray | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                    vote_sources: np.ndarray | None = None, leads: bool = False
+                    ) -> tuple[np.ndarray, ...]:
     """Fuse overlapping boxes (from several passes) into their score-weighted average.
 
     Clusters are formed greedily around the best remaining box (IoU >= ``iou_threshold``);
@@ -114,7 +114,8 @@ def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
     move no box, but their sources count in the support of every cluster whose first box
     they overlap by ``iou_threshold``.
     Returns (boxes (M, 4) float32, scores (M,) float32, support (M,) int: how many
-    distinct sources (members' and votes') agree on each cluster).
+    distinct sources (members' and votes') agree on each cluster), and with ``leads`` each
+    cluster's first box (M, 4) float32, the one votes are matched to.
     """
     boxes = as_boxes(boxes)
     scores = np.asarray(scores, np.float32)
@@ -123,8 +124,9 @@ def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
     vote_sources = np.zeros(len(votes), np.int64) if vote_sources is None \
         else np.asarray(vote_sources)
     order = np.argsort(-scores, kind="stable")
-    fused_boxes, fused_scores, support = [], [], []
+    fused_boxes, fused_scores, support, firsts = [], [], [], []
     while order.size:
+        firsts.append(order[0])
         overlap = iou_matrix(boxes[order[:1]], boxes[order])[0]
         members = order[overlap >= iou_threshold]
         weights = scores[members][:, None]
@@ -134,7 +136,6 @@ def weighted_fusion(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float,
             if len(votes) else vote_sources[:0]
         support.append(len(np.union1d(sources[members], vouching)))
         order = order[overlap < iou_threshold]
-    if not fused_boxes:
-        return EMPTY_BOXES.copy(), np.zeros(0, np.float32), np.zeros(0, np.int64)
-    return (np.asarray(fused_boxes, np.float32), np.asarray(fused_scores, np.float32),
-            np.asarray(support, np.int64))
+    fused = (np.asarray(fused_boxes, np.float32).reshape(-1, 4), np.asarray(fused_scores, np.float32),
+             np.asarray(support, np.int64))
+    return (*fused, boxes[np.asarray(firsts, np.int64)].reshape(-1, 4)) if leads else fused
