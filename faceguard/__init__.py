@@ -12,6 +12,8 @@ Importing faceguard loads no model; the detector is loaded on first use, once pe
 __version__ = "0.1.0"  # first: modules imported below read it
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ _HOMES = {
     "MaskShape": ".core.masks",
     **dict.fromkeys(("DecodeError", "DetectionError", "FaceguardError", "RefusedImage",
                      "UsageError", "WriteError"), ".errors"),
-    **dict.fromkeys(("anonymize", "clean_bytes", "process_file"), ".pipeline"),
+    **dict.fromkeys(("clean_bytes", "process_file"), ".pipeline"),
     **dict.fromkeys(("Detection", "Result"), ".types"),
 }
 
@@ -49,7 +51,24 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+    return sorted(set(globals()) | set(_HOMES) | {"anonymize"})
+
+
+class _Package(types.ModuleType):
+    """faceguard's module type: ``faceguard.anonymize`` is the function, though a
+    subpackage has that name too (importing faceguard.anonymize binds its name here; the
+    function keeps it, as it did when this module imported the pipeline itself)."""
+
+    @property
+    def anonymize(self):
+        return importlib.import_module(".pipeline", __name__).anonymize
+
+    @anonymize.setter
+    def anonymize(self, _subpackage) -> None:
+        pass  # reached as sys.modules["faceguard.anonymize"], as every submodule is
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -528,6 +528,8 @@ def test_importing_faceguard_imports_no_numpy_until_a_name_is_used():
     code = ("import sys\nimport faceguard\nassert 'numpy' not in sys.modules\n"
             "assert faceguard.Config().preset.value == 'balanced'\n"
             "assert callable(faceguard.process_file) and 'process_file' in dir(faceguard)\n"
+            "import faceguard.anonymize.synthetic\n"  # the subpackage of the function's name
+            "assert faceguard.anonymize.__name__ == 'anonymize' and callable(faceguard.anonymize)\n"
             "try:\n    faceguard.nothing\nexcept AttributeError:\n    print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
