@@ -358,8 +358,7 @@ def search_upright(image: np.ndarray, *, threshold: float, low_threshold: float 
                                            windows=windows)
             _check_plausible(scores, width, height, look.scale)
             if mirrored:
-                boxes = boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32) \
-                    + np.array([width, 0, width, 0], np.float32)
+                boxes = _mirrored(boxes, width)
             found(boxes, scores, look, view_index * len(passes) + pass_index)
     widen = {"base": stretch} if stretch else {}  # pass kind -> factor
     # Squeezing comes from resizing to a small fixed frame (thumbnails, data sets): the
@@ -410,40 +409,41 @@ def search_upright(image: np.ndarray, *, threshold: float, low_threshold: float 
                       *_near_misses(*near, boxes[kept], width, height, near_misses_kept))
 
 
-
-
-# The second look that keeps a weak face (two passes agree) comes from the other scales;
-# a small weak face that none of them saw is looked at again in the mirrored photo (the
-# base pass on the parts around such faces only), whose cells vouch as a pass of their
-# own: the issue's "second opinion on weak candidates", from the same network on other
-# pixels (a mirrored face is a face; most single-pass noise does not survive the mirror).
-# Chosen on half A of faces/wider_full: +6 faces (0.9667 -> 0.9719) at over-redaction
-# 0.158% -> 0.180%; on half B +1 (0.9749 -> 0.9755) at 0.248% -> 0.261% (the judge's rules
-# in memory; from any size: +6 and +3, at 0.198% and 0.276%).
-# Margins of 32 and 64 px found the same 6 on half A; 64 is the detail parts' own. Only
-# on photos of BASE_SIDE px or more: the whole mirrored pass confirmed weak shapes in the
-# squeezed thumbnails (over-redaction 0.48% -> 0.63% on their half A, 0.53% -> 0.67% on B).
-# Only faces of MIRROR_MIN_SIDE px and more (in the photo): 75% of the faces the mirror
-# confirmed on half A were smaller (median 14 px), 74% of those on no annotated face (WIDER
-# annotates faces down to a few px); from 0, 12 and 16 px
-# (chosen on half A: the same 6 faces, over-redaction 0.198%, 0.192%, 0.180% on wider_full
-# and 0.496%, 0.482%, 0.470% on the A thumbnails set, whose 1024-px wider_val photos the
-# mirror also looks at), 16 px, the size below which no face is scored (nor identifiable).
+# The second look that keeps a weak face (two passes agree) comes from the other scales.
+# A weak face of MIRROR_MIN_SIDE to LOW_MAX_SIDE px that none of them saw is looked at
+# again in the mirrored photo (the base pass, on the parts around such faces only), whose
+# cells vouch for it as a pass of their own: a second opinion from the same network on
+# other pixels. Only on photos of BASE_SIDE px or more: on squeezed thumbnails a whole
+# mirrored pass confirmed weak shapes (over-redaction 0.48% -> 0.63% on half A, 0.53% ->
+# 0.67% on B). MIRROR_MIN_SIDE was chosen on half A (the judge's rules in memory) among 0,
+# 12 and 16 px: each found the same 6 more faces on wider_full A (0.9667 -> 0.9719), at
+# over-redaction 0.198%, 0.192% and 0.180% there and 0.496%, 0.482% and 0.470% on the A
+# thumbnails set (its 1024-px wider_val photos get the look); 75% of what the mirror
+# confirmed was under 16 px, 74% of that on no annotated face. Half B at 16 px: one more
+# face (0.9749 -> 0.9755), over-redaction 0.248% -> 0.261%. The parts are grown by
+# DETAIL_MARGIN; 32 px found the same faces on half A.
 MIRROR_MIN_SIDE = 16
+
+
 def _mirrored_cells(net: CenterFace, image: np.ndarray, around: np.ndarray, base: Pass,
                     floor: float) -> np.ndarray:
     """(N, 4) float32, pixels of ``image`` (H, W, 3) uint8 RGB: the boxes of the base pass
     on the mirrored image scoring ``floor`` or more, run only on the parts around the boxes
     ``around`` (N, 4) (grown by DETAIL_MARGIN px of the base input), mirrored back."""
-    width = image.shape[1]
+    height, width = image.shape[:2]
     grow = DETAIL_MARGIN / base.scale
-    windows = around + np.array([-grow, -grow, grow, grow], np.float32)
-    windows = clip_boxes(np.stack([width - windows[:, 2], windows[:, 1], width - windows[:, 0],
-                                   windows[:, 3]], axis=1), width, image.shape[0])
+    windows = clip_boxes(_mirrored(around + np.array([-grow, -grow, grow, grow], np.float32),
+                                   width), width, height)
     boxes, _scores = net.detect(np.ascontiguousarray(image[:, ::-1]), scale=base.scale,
                                 threshold=floor, windows=windows)
-    return np.stack([width - boxes[:, 2], boxes[:, 1], width - boxes[:, 0], boxes[:, 3]],
-                    axis=1).astype(np.float32).reshape(-1, 4)
+    return _mirrored(boxes, width)
+
+
+def _mirrored(boxes: np.ndarray, width: int) -> np.ndarray:
+    """(N, 4) float32: ``boxes`` (x0, y0, x1, y1) of an image ``width`` px wide, mirrored
+    left to right (the same boxes in the mirrored image, and back)."""
+    return (boxes[:, [2, 1, 0, 3]] * np.array([-1, 1, -1, 1], np.float32)
+            + np.array([width, 0, width, 0], np.float32)).astype(np.float32).reshape(-1, 4)
 
 
 # Near misses are compared with the kept faces this many candidate-face pairs at a time: a
