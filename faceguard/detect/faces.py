@@ -184,9 +184,15 @@ def _detail_windows(boxes: np.ndarray, scores: np.ndarray, base: Pass, detail: P
     near = (scores >= NEAR_MISS_FLOOR) & (box_sides(boxes) * detail.scale < detail.high)
     if not near.any():
         return None
+    return _around(boxes[near], base, width, height)
+
+
+def _around(boxes: np.ndarray, base: Pass, width: int, height: int) -> np.ndarray:
+    """(N, 4) float32: ``boxes`` (N, 4) in pixels of a ``width`` x ``height`` image, grown by
+    DETAIL_MARGIN px of the base pass's input on each side and clipped to the image: the
+    windows a pass run on parts of the image needs around them."""
     grow = DETAIL_MARGIN / base.scale
-    grown = boxes[near] + np.array([-grow, -grow, grow, grow], np.float32)
-    return clip_boxes(grown, width, height)
+    return clip_boxes(boxes + np.array([-grow, -grow, grow, grow], np.float32), width, height)
 
 
 def _small_face_hinted(boxes: np.ndarray, scores: np.ndarray, gate: float, scale: float) -> bool:
@@ -392,11 +398,13 @@ def search_upright(image: np.ndarray, *, threshold: float, low_threshold: float 
     boxes = clip_boxes(boxes, width, height)
     sides = box_sides(boxes)
     small = sides <= LOW_MAX_SIDE * image_scale
-    lonely = small & (sides >= MIRROR_MIN_SIDE * image_scale) & (scores < threshold) & (support < 2)
-    if mirror_votes and not flip and max(width, height) >= BASE_SIDE and lonely.any():
+    if mirror_votes and not flip and max(width, height) >= BASE_SIDE:
         # a second look at the weak faces no other pass vouched for: the mirrored image's
         # cells vouch as a pass of their own (as weighted_fusion's votes would)
-        mirrored = _mirrored_cells(net, image, boxes[lonely], passes[0], floor)
+        lonely = small & (sides >= MIRROR_MIN_SIDE * image_scale) & (scores < threshold) \
+            & (support < 2)
+        mirrored = _mirrored_cells(net, image, boxes[lonely], passes[0], floor) \
+            if lonely.any() else EMPTY_BOXES
         if len(mirrored):
             support[lonely] += iou_matrix(leads[lonely], mirrored).max(axis=1) >= FUSION_IOU
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
@@ -431,9 +439,7 @@ def _mirrored_cells(net: CenterFace, image: np.ndarray, around: np.ndarray, base
     on the mirrored image scoring ``floor`` or more, run only on the parts around the boxes
     ``around`` (N, 4) (grown by DETAIL_MARGIN px of the base input), mirrored back."""
     height, width = image.shape[:2]
-    grow = DETAIL_MARGIN / base.scale
-    windows = clip_boxes(_mirrored(around + np.array([-grow, -grow, grow, grow], np.float32),
-                                   width), width, height)
+    windows = _mirrored(_around(around, base, width, height), width)
     boxes, _scores = net.detect(np.ascontiguousarray(image[:, ::-1]), scale=base.scale,
                                 threshold=floor, windows=windows)
     return _mirrored(boxes, width)
