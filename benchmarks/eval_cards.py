@@ -11,7 +11,7 @@ Then every photo in ../shared/data/faces, large and metadata (which hold no docu
 processed, and the share with at least one reported card is the false-card rate.
 Prints one summary line per measure; --misses lists the scenes that failed. Scenes and
 photos are judged in --workers processes (one per core by default, each running its models
-on one thread): the same results, in the same order, as one process gives.
+on one thread); results come back in scene order, so the output reads as one process's.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from multiprocessing import get_context
+from multiprocessing.pool import Pool
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +91,7 @@ def main() -> int:
     return 0
 
 
-def judge_scenes(pool, data: Path, args: argparse.Namespace) -> None:
+def judge_scenes(pool: Pool, data: Path, args: argparse.Namespace) -> None:
     found_cards = total_cards = hidden_fields = total_fields = 0
     started = time.perf_counter()
     made: list[Path] = []  # each scene's background, in the order the scenes are judged
@@ -116,7 +117,7 @@ def judge_scenes(pool, data: Path, args: argparse.Namespace) -> None:
           f"(--cards {args.cards} --text {args.text})")
 
 
-def judge_photos(pool, data: Path, args: argparse.Namespace) -> None:
+def judge_photos(pool: Pool, data: Path, args: argparse.Namespace) -> None:
     false = checked = 0
     paths = background_paths(data)
     for path, scores in zip(paths, pool.imap(false_cards, paths)):
