@@ -398,13 +398,11 @@ def search_upright(image: np.ndarray, *, threshold: float, low_threshold: float 
     boxes = clip_boxes(boxes, width, height)
     sides = box_sides(boxes)
     small = sides <= LOW_MAX_SIDE * image_scale
-    if mirror_votes and not flip and max(width, height) >= BASE_SIDE:
+    lonely = small & (sides >= MIRROR_MIN_SIDE * image_scale) & (scores < threshold) & (support < 2)
+    if mirror_votes and not flip and max(width, height) >= BASE_SIDE and lonely.any():
         # a second look at the weak faces no other pass vouched for: the mirrored image's
         # cells vouch as a pass of their own (as weighted_fusion's votes would)
-        lonely = small & (sides >= MIRROR_MIN_SIDE * image_scale) & (scores < threshold) \
-            & (support < 2)
-        mirrored = _mirrored_cells(net, image, boxes[lonely], passes[0], floor) \
-            if lonely.any() else EMPTY_BOXES
+        mirrored = _mirrored_cells(net, image, boxes[lonely], passes[0], floor)
         if len(mirrored):
             support[lonely] += iou_matrix(leads[lonely], mirrored).max(axis=1) >= FUSION_IOU
     keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
