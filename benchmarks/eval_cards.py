@@ -20,7 +20,6 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from multiprocessing import get_context
 from multiprocessing.pool import Pool
 from pathlib import Path
@@ -50,14 +49,16 @@ def _start_worker(config: Config, workers: int) -> None:
         models.limit_threads(1)
 
 
-def judge_scene(scene: Scene) -> list[tuple[str, float, list[bool]]]:
-    """For each card of ``scene``: its kind, the best IoU of a reported card quad with it,
-    and whether each of its number fields was hidden."""
+def judge_scene(made: tuple[Path, Scene]) -> tuple[Path, list[tuple[str, float, list[bool]]]]:
+    """A scene (with its background's path, as ``scenes`` yields it): the path, and for
+    each card its kind, the best IoU of a reported card quad with it, and whether each of
+    its number fields was hidden."""
+    path, scene = made
     result = anonymize(scene.image, config=_config)
     changed = changed_pixels(scene.image, result.image)
     quads = [np.float32(c.quad) for c in result.cards]
-    return [(card.kind, max((q.quad_iou(card.quad, other) for other in quads), default=0.0),
-             [hidden_share(f.quad, changed) >= 0.98 for f in card.fields]) for card in scene.cards]
+    return path, [(card.kind, max((q.quad_iou(card.quad, other) for other in quads), default=0.0),
+                   [hidden_share(f.quad, changed) >= 0.98 for f in card.fields]) for card in scene.cards]
 
 
 def false_cards(path: Path) -> list[float] | None:
@@ -94,21 +95,14 @@ def main() -> int:
 def judge_scenes(pool: Pool, data: Path, args: argparse.Namespace) -> None:
     found_cards = total_cards = hidden_fields = total_fields = 0
     started = time.perf_counter()
-    made: list[Path] = []  # each scene's background, in the order the scenes are judged
-
-    def generated() -> Iterator[Scene]:
-        for path, scene in scenes(data, args.scenes, seed=args.seed):
-            made.append(path)
-            yield scene
-
-    for index, cards in enumerate(pool.imap(judge_scene, generated())):
+    for index, (path, cards) in enumerate(pool.imap(judge_scene, scenes(data, args.scenes, seed=args.seed))):
         for kind, best, hidden in cards:
             total_cards += 1
             found_cards += best >= 0.7
             hidden_fields += sum(hidden)
             total_fields += len(hidden)
             if args.misses and (best < 0.7 or not all(hidden)):
-                print(f"scene {index} ({kind} on {made[index].name}): best IoU {best:.2f}, "
+                print(f"scene {index} ({kind} on {path.name}): best IoU {best:.2f}, "
                       f"fields hidden {sum(hidden)}/{len(hidden)}")
     scene_time = time.perf_counter() - started
     print(f"cards: recall {found_cards / total_cards:.3f} ({found_cards}/{total_cards}), "
